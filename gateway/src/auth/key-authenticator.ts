@@ -1,0 +1,83 @@
+import type { KeyId, OrgId, UserId } from '../../../core/ids.js';
+import type { Principal } from '../../../core/principal.js';
+import { AppError } from '../../../core/errors.js';
+import type { Pool } from '../../../platform/pg/pool.js';
+import { parseApiKey, secretMatches } from '../../../platform/tenancy/api-keys.js';
+import { findKeyByPrefix, type StoredKey } from '../../../platform/tenancy/key-lookup.js';
+import type { PlanCache } from './plan-cache.js';
+
+interface CacheEntry {
+  readonly key: StoredKey | null;
+  readonly loadedAt: number;
+}
+
+/**
+ * Resolves a presented API key to a Principal. Lookups are cached per prefix for
+ * `ttlMs` (including misses, so a flood of bad keys costs one query per prefix), and the
+ * secret is always verified against the stored hash in constant time. The plan comes
+ * from the PlanCache at call time, so plan edits apply without waiting for this cache.
+ */
+export class KeyAuthenticator {
+  private readonly cache = new Map<string, CacheEntry>();
+  private readonly inflight = new Map<string, Promise<StoredKey | null>>();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly plans: PlanCache,
+    private readonly ttlMs: number,
+    private readonly maxEntries = 100_000,
+  ) {}
+
+  /** The principal for `rawKey`, or an UNAUTHENTICATED AppError (same message for every failure). */
+  async authenticate(rawKey: string, now = Date.now()): Promise<Principal> {
+    const parsed = parseApiKey(rawKey);
+    if (!parsed) throw unauthenticated();
+    const stored = await this.lookup(parsed.prefix, now);
+    if (!stored || !secretMatches(parsed.secret, stored.secretHash)) throw unauthenticated();
+    if (stored.revokedAt && stored.revokedAt.getTime() <= now) throw unauthenticated();
+    if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw unauthenticated();
+    const plan = this.plans.get(stored.planId);
+    if (!plan) throw new AppError('INTERNAL', `organization ${stored.orgId} is on unknown plan ${stored.planId}`);
+    return {
+      userId: stored.userId as UserId,
+      orgId: stored.orgId as OrgId,
+      role: stored.role,
+      keyId: stored.keyId as KeyId,
+      keyPrefix: stored.prefix,
+      scopes: stored.scopes,
+      plan,
+    };
+  }
+
+  /** Drops cached entries so the next use re-reads the database (revocations, plan moves). */
+  invalidate(match: { prefix?: string; orgId?: string; keyId?: string }): void {
+    if (match.prefix) this.cache.delete(match.prefix);
+    if (match.orgId || match.keyId) {
+      for (const [prefix, entry] of this.cache) {
+        if (entry.key && (entry.key.orgId === match.orgId || entry.key.keyId === match.keyId)) this.cache.delete(prefix);
+      }
+    }
+  }
+
+  private async lookup(prefix: string, now: number): Promise<StoredKey | null> {
+    const hit = this.cache.get(prefix);
+    if (hit && now - hit.loadedAt < this.ttlMs) return hit.key;
+    let pending = this.inflight.get(prefix);
+    if (!pending) {
+      pending = findKeyByPrefix(this.pool, prefix)
+        .catch((err: unknown) => {
+          throw new AppError('UPSTREAM_UNAVAILABLE', 'the key store is unavailable', {}, { cause: err });
+        })
+        .finally(() => this.inflight.delete(prefix));
+      this.inflight.set(prefix, pending);
+    }
+    const key = await pending;
+    if (this.cache.size >= this.maxEntries) this.cache.clear();
+    this.cache.set(prefix, { key, loadedAt: now });
+    return key;
+  }
+}
+
+function unauthenticated(): AppError {
+  return new AppError('UNAUTHENTICATED', 'missing, invalid, expired or revoked API key');
+}

@@ -1,0 +1,36 @@
+import { loadConfig } from '../../platform/config.js';
+import { createLogger } from '../../platform/logger.js';
+import { createPool } from '../../platform/pg/pool.js';
+import { createRedis } from '../../platform/redis/client.js';
+import { createTemporalClient } from '../../platform/temporal/client.js';
+import { buildGateway } from './app.js';
+
+/** Gateway process: three listeners (public MCP, admin, status), drained on SIGTERM/SIGINT. */
+const config = loadConfig();
+const log = createLogger({ service: 'gateway', level: config.logLevel, env: config.env });
+const pool = createPool(config.postgres.url, { max: config.postgres.poolMax, applicationName: 'tollgate-gateway' });
+const redis = createRedis(config.redis.url);
+const redisSubscriber = createRedis(config.redis.url);
+const temporal = await createTemporalClient(config.temporal);
+
+const gateway = await buildGateway({ config, log, pool, redis, redisSubscriber, temporal });
+const urls = await gateway.listen();
+log.info(urls, 'gateway listening');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'gateway draining');
+  const timer = setTimeout(() => {
+    log.error('drain took too long; exiting');
+    process.exit(1);
+  }, config.http.shutdownGraceMs);
+  timer.unref();
+  await gateway.close();
+  await Promise.allSettled([pool.end(), redis.quit(), redisSubscriber.quit(), temporal.connection.close()]);
+  log.info('gateway stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,24 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Principal } from '../../../core/principal.js';
+import type { ToolDefinition } from '../../../core/tools/define.js';
+
+/** A tools/call that passed the gate: the tool it names and the admission that charged it. */
+export interface AdmittedCall {
+  readonly tool: ToolDefinition;
+}
+
+/**
+ * What the transports know about one inbound MCP request and hand to the handlers:
+ * who is calling, under which request id, and (for tools/call) what the gate admitted.
+ * The transports keep it keyed by the JSON-RPC id they deliver to the server instance.
+ */
+export interface ExchangeContext {
+  readonly principal: Principal;
+  readonly requestId: string;
+  readonly log: FastifyBaseLogger;
+  readonly transport: 'http' | 'ws';
+  readonly admitted?: AdmittedCall;
+}
+
+/** Looks up the context of a request an MCP server instance is handling. */
+export type ExchangeContextLookup = (rpcId: string | number) => ExchangeContext | undefined;

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { parseDuration } from '../core/duration.js';
+import { TASK_QUEUES } from '../core/temporal/task-queues.js';
+
+/**
+ * The only module that reads `process.env` (lint enforces it). Every setting is validated
+ * at start-up; a bad environment fails with the list of all problems at once.
+ */
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    });
+const bytes = (fallback: number) => z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(fallback);
+const url = (fallback: string) => z.url().default(fallback);
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v));
+
+const EnvSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  TOLLGATE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: port(8080),
+  ADMIN_PORT: port(8081),
+  STATUS_PORT: port(8082),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url('postgres://tollgate_app@127.0.0.1:5432/tollgate'),
+  DATABASE_OWNER_URL: url('postgres://postgres@127.0.0.1:5432/tollgate'),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  REDIS_URL: url('redis://127.0.0.1:6379'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** Prefixes every task queue name, so environments (or test runs) can share a namespace. */
+  TOLLGATE_TASK_QUEUE_PREFIX: z.string().regex(/^[a-z0-9-]*$/).default(''),
+  STRIPE_SECRET_KEY: optionalSecret,
+  STRIPE_WEBHOOK_SECRET: optionalSecret,
+  STRIPE_API_BASE: z.url().optional(),
+  TOLLGATE_PUBLIC_URL: z.url().optional(),
+  TOLLGATE_UPGRADE_URL: z.url().optional(),
+  TOLLGATE_ALLOWED_HOSTS: z.string().optional(),
+  TOLLGATE_HTTP_BODY_LIMIT: bytes(1024 * 1024),
+  TOLLGATE_WS_MAX_MESSAGE_BYTES: bytes(1024 * 1024),
+  TOLLGATE_WS_PING_INTERVAL: duration('25 s'),
+  TOLLGATE_KEY_CACHE_TTL: duration('30 s'),
+  TOLLGATE_SHUTDOWN_GRACE: duration('10 s'),
+  TOLLGATE_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(50),
+});
+
+function buildConfig(env: z.output<typeof EnvSchema>) {
+  const publicUrl = env.TOLLGATE_PUBLIC_URL ?? `http://localhost:${env.PORT}`;
+  return {
+    env: env.TOLLGATE_ENV,
+    logLevel: env.LOG_LEVEL,
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      adminPort: env.ADMIN_PORT,
+      statusPort: env.STATUS_PORT,
+      bodyLimitBytes: env.TOLLGATE_HTTP_BODY_LIMIT,
+      allowedHosts: env.TOLLGATE_ALLOWED_HOSTS?.split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+      publicUrl,
+      shutdownGraceMs: env.TOLLGATE_SHUTDOWN_GRACE,
+    },
+    ws: {
+      maxMessageBytes: env.TOLLGATE_WS_MAX_MESSAGE_BYTES,
+      pingIntervalMs: env.TOLLGATE_WS_PING_INTERVAL,
+    },
+    auth: { keyCacheTtlMs: env.TOLLGATE_KEY_CACHE_TTL },
+    billing: { upgradeUrl: env.TOLLGATE_UPGRADE_URL ?? `${publicUrl}/upgrade` },
+    postgres: { url: env.DATABASE_URL, ownerUrl: env.DATABASE_OWNER_URL, poolMax: env.DATABASE_POOL_MAX },
+    redis: { url: env.REDIS_URL },
+    temporal: {
+      address: env.TEMPORAL_ADDRESS,
+      namespace: env.TEMPORAL_NAMESPACE,
+      taskQueues: {
+        toolCalls: `${env.TOLLGATE_TASK_QUEUE_PREFIX}${TASK_QUEUES.toolCalls}`,
+        billing: `${env.TOLLGATE_TASK_QUEUE_PREFIX}${TASK_QUEUES.billing}`,
+      },
+    },
+    worker: { maxConcurrentActivities: env.TOLLGATE_WORKER_MAX_ACTIVITIES },
+    stripe: {
+      secretKey: env.STRIPE_SECRET_KEY,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+      apiBase: env.STRIPE_API_BASE,
+    },
+  };
+}
+
+export type Config = ReturnType<typeof buildConfig>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates `env` (default: the process environment) and returns a deep-frozen config. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  // An empty variable (`PORT=` from an unset `${PORT}` in compose files) means "unset".
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
+  }
+  return deepFreeze(buildConfig(parsed.data));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,76 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * Paths pino replaces with "[redacted]", at the top level and one level down. Raw API
+ * keys, staff tokens, Authorization headers, WebSocket subprotocol lists (which may carry
+ * a key) and tool arguments or results never reach a log line. Deeper nesting is not
+ * covered: log flat objects (the house style), never whole payloads.
+ */
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["sec-websocket-protocol"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'apiKey',
+  'secret',
+  'token',
+  'password',
+  '*.apiKey',
+  '*.secret',
+  '*.token',
+  '*.password',
+  'toolArgs',
+  'toolResult',
+  '*.toolArgs',
+  '*.toolResult',
+];
+
+export interface LoggerSettings {
+  readonly service: string;
+  readonly level: string;
+  readonly version?: string;
+  readonly env?: string;
+}
+
+/** The process's root logger: NDJSON on stdout, one per process. */
+export function createLogger(settings: LoggerSettings, destination?: pino.DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level: settings.level,
+    base: { service: settings.service, version: settings.version ?? '0.1.0', env: settings.env ?? 'development' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label) => ({ level: label }) },
+    serializers: {
+      // HTTP requests as Fastify logs them: never headers, and URLs without query secrets.
+      req: (req: { method?: string; url?: string; ip?: string }) => ({ method: req.method, url: redactUrl(req.url ?? ''), remoteAddress: req.ip }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      err: pino.stdSerializers.err,
+    },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+const SECRET_PARAM = /token|key|secret|password|auth|signature/i;
+
+/** Removes secrets from a URL before it is logged: values of `access_token`-like query parameters. */
+export function redactUrl(raw: string): string {
+  const q = raw.indexOf('?');
+  if (q < 0) return raw;
+  const pairs = raw
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      const name = eq < 0 ? pair : pair.slice(0, eq);
+      let decoded = name;
+      try {
+        decoded = decodeURIComponent(name);
+      } catch {
+        // keep the raw name
+      }
+      return eq >= 0 && SECRET_PARAM.test(decoded) ? `${name}=[redacted]` : pair;
+    });
+  return `${raw.slice(0, q)}?${pairs.join('&')}`;
+}
+
+export type { Logger };

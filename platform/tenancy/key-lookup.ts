@@ -1,0 +1,53 @@
+import type { Pool } from '../pg/pool.js';
+import type { Role } from '../../core/principal.js';
+
+/** What authentication needs to know about a key, as stored. */
+export interface StoredKey {
+  readonly keyId: string;
+  readonly orgId: string;
+  readonly userId: string;
+  readonly prefix: string;
+  readonly secretHash: Buffer;
+  readonly scopes: readonly string[];
+  readonly expiresAt: Date | null;
+  readonly revokedAt: Date | null;
+  readonly role: Role;
+  readonly planId: string;
+}
+
+/** Finds a key by its public prefix, with the holder's role and the organization's plan. */
+export async function findKeyByPrefix(pool: Pool, prefix: string): Promise<StoredKey | null> {
+  const { rows } = await pool.query<{
+    id: string;
+    org_id: string;
+    user_id: string;
+    prefix: string;
+    secret_hash: Buffer;
+    scopes: string[];
+    expires_at: Date | null;
+    revoked_at: Date | null;
+    role: Role;
+    plan_id: string;
+  }>(
+    `SELECT k.id, k.org_id, k.user_id, k.prefix, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, m.role, s.plan_id
+       FROM api_keys k
+       JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
+       JOIN subscriptions s ON s.org_id = k.org_id
+      WHERE k.prefix = $1`,
+    [prefix],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    keyId: r.id,
+    orgId: r.org_id,
+    userId: r.user_id,
+    prefix: r.prefix,
+    secretHash: r.secret_hash,
+    scopes: r.scopes,
+    expiresAt: r.expires_at,
+    revokedAt: r.revoked_at,
+    role: r.role,
+    planId: r.plan_id,
+  };
+}

@@ -1,0 +1,84 @@
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { buildGateway, type Gateway } from '../../gateway/src/app.js';
+import type { Config } from '../../platform/config.js';
+import { createLogger } from '../../platform/logger.js';
+import { createPool, type Pool } from '../../platform/pg/pool.js';
+import { createRedis, type Redis } from '../../platform/redis/client.js';
+import { createTemporalClient } from '../../platform/temporal/client.js';
+import { createToolCallsWorker } from '../../workers/src/tool-calls-worker.js';
+import { testConfig } from './env.js';
+import { LogCapture } from './log-capture.js';
+
+export interface TestGateway {
+  readonly gateway: Gateway;
+  readonly config: Config;
+  readonly mcpUrl: string;
+  readonly wsUrl: string;
+  readonly statusUrl: string;
+  readonly adminUrl: string;
+  readonly logs: LogCapture;
+  readonly temporal: Awaited<ReturnType<typeof createTemporalClient>>;
+  close(): Promise<void>;
+}
+
+/** An in-process gateway on free ports, wired exactly as gateway/src/main.ts wires it. */
+export async function startGateway(overrides: Record<string, string> = {}): Promise<TestGateway> {
+  const config = testConfig(overrides);
+  const logs = new LogCapture();
+  const log = createLogger({ service: 'gateway', level: config.logLevel, env: config.env }, logs);
+  const pool = createPool(config.postgres.url, { max: 5 });
+  const redis = createRedis(config.redis.url);
+  const redisSubscriber = createRedis(config.redis.url);
+  const temporal = await createTemporalClient(config.temporal);
+  const gateway = await buildGateway({ config, log, pool, redis, redisSubscriber, temporal });
+  const urls = await gateway.listen();
+  const publicUrl = urls.publicUrl.replace('localhost', '127.0.0.1');
+  return {
+    gateway,
+    config,
+    mcpUrl: `${publicUrl}/mcp`,
+    wsUrl: `${publicUrl.replace(/^http/, 'ws')}/mcp`,
+    statusUrl: urls.statusUrl,
+    adminUrl: urls.adminUrl,
+    logs,
+    temporal,
+    async close() {
+      await gateway.close();
+      await Promise.allSettled([pool.end(), redis.quit(), redisSubscriber.quit(), temporal.connection.close()]);
+    },
+  };
+}
+
+export interface TestWorker {
+  readonly worker: Worker;
+  stop(): Promise<void>;
+}
+
+/** An in-process worker on the test file's task queue, using the suite's prebuilt bundle. */
+export async function startWorker(config: Config): Promise<TestWorker> {
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const redis = createRedis(config.redis.url);
+  const worker = await createToolCallsWorker({
+    config,
+    connection,
+    redis,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await Promise.allSettled([redis.quit(), connection.close()]);
+    },
+  };
+}
+
+/** A pool connected as the migration owner (bypasses row-level security): for fixtures only. */
+export function ownerPool(): Pool {
+  return createPool(inject('databaseOwnerUrl'), { max: 3 });
+}
+
+export type { Redis };

@@ -41,6 +41,8 @@ export const ERRORS = {
   PAYMENT_DECLINED: { http: 402, rpc: -32057, retryable: false, expose: true },
   /** A dependency (Redis, Postgres, Temporal, Stripe) is unavailable right now. */
   UPSTREAM_UNAVAILABLE: { http: 503, rpc: -32056, retryable: true, expose: false },
+  /** The platform cannot admit the call right now (overload shedding, admission store down); retry later. */
+  SERVICE_UNAVAILABLE: { http: 503, rpc: -32060, retryable: true, expose: true },
   /** The tool ran and failed; the message is sanitized. */
   TOOL_FAILED: { http: 500, rpc: -32059, retryable: false, expose: true },
   /** The call was cancelled by the caller. */

@@ -14,6 +14,7 @@ const PREFIXES = {
   request: 'req',
   call: 'call',
   staff: 'stf',
+  staffToken: 'stt',
   plan: 'pln',
   audit: 'aud',
 } as const;

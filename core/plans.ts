@@ -34,6 +34,22 @@ export const PlanLimits = z
   .strict();
 export type PlanLimits = z.infer<typeof PlanLimits>;
 
+/** A partial edit of the limits: any group, any field of a group. */
+export const PlanLimitsPatch = z
+  .object({
+    perKey: PlanLimits.shape.perKey.partial(),
+    perUser: PlanLimits.shape.perUser.partial(),
+    perOrg: PlanLimits.shape.perOrg.partial(),
+    perIp: PlanLimits.shape.perIp.partial(),
+    burst: PlanLimits.shape.burst.partial(),
+    globalPool: PlanLimits.shape.globalPool.partial(),
+    expensive: PlanLimits.shape.expensive.partial(),
+    otherMethodsPerMinute: PlanLimits.shape.otherMethodsPerMinute,
+  })
+  .partial()
+  .strict();
+export type PlanLimitsPatch = z.infer<typeof PlanLimitsPatch>;
+
 export const Plan = z
   .object({
     id: z.string().regex(/^[a-z][a-z0-9_-]{1,31}$/),

@@ -18,3 +18,9 @@ export interface Principal {
   readonly scopes: readonly string[];
   readonly plan: Plan;
 }
+
+/** Who performed a change, as the audit log records it. */
+export interface Actor {
+  readonly type: 'staff' | 'user' | 'system';
+  readonly id: string;
+}

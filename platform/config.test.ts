@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       allowedHosts: undefined,
       publicUrl: 'http://localhost:8080',
       shutdownGraceMs: 10_000,
+      trustProxy: false,
     });
     expect(config.ws).toEqual({ maxMessageBytes: 1024 * 1024, pingIntervalMs: 25_000 });
     expect(config.auth.keyCacheTtlMs).toBe(30_000);

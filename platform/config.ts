@@ -52,7 +52,19 @@ const EnvSchema = z.object({
   TOLLGATE_WS_MAX_MESSAGE_BYTES: bytes(1024 * 1024),
   TOLLGATE_WS_PING_INTERVAL: duration('25 s'),
   TOLLGATE_KEY_CACHE_TTL: duration('30 s'),
+  TOLLGATE_LAST_USED_FLUSH: duration('10 s'),
+  TOLLGATE_PLAN_REFRESH: duration('5 s'),
   TOLLGATE_SHUTDOWN_GRACE: duration('10 s'),
+  TOLLGATE_TRUST_PROXY: z.string().default('false'),
+  TOLLGATE_LEASE_TTL: duration('60 s'),
+  TOLLGATE_ADMISSION_TIMEOUT: duration('250 ms'),
+  TOLLGATE_PREAUTH_IP_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
+  TOLLGATE_FALLBACK_FRACTION: z.coerce.number().min(0.01).max(1).default(0.5),
+  TOLLGATE_BREAKER_REDIS_LATENCY: duration('50 ms'),
+  TOLLGATE_BREAKER_ERROR_RATE: z.coerce.number().min(0.01).max(1).default(0.5),
+  TOLLGATE_BREAKER_LOOP_LAG: duration('250 ms'),
+  TOLLGATE_BREAKER_COOLDOWN: duration('2 s'),
+  REDIS_CLUSTER_NODES: z.string().optional(),
   TOLLGATE_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(50),
 });
 
@@ -72,15 +84,32 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
         .filter(Boolean),
       publicUrl,
       shutdownGraceMs: env.TOLLGATE_SHUTDOWN_GRACE,
+      trustProxy: parseTrustProxy(env.TOLLGATE_TRUST_PROXY),
     },
     ws: {
       maxMessageBytes: env.TOLLGATE_WS_MAX_MESSAGE_BYTES,
       pingIntervalMs: env.TOLLGATE_WS_PING_INTERVAL,
     },
-    auth: { keyCacheTtlMs: env.TOLLGATE_KEY_CACHE_TTL },
+    auth: { keyCacheTtlMs: env.TOLLGATE_KEY_CACHE_TTL, lastUsedFlushMs: env.TOLLGATE_LAST_USED_FLUSH, planRefreshMs: env.TOLLGATE_PLAN_REFRESH },
     billing: { upgradeUrl: env.TOLLGATE_UPGRADE_URL ?? `${publicUrl}/upgrade` },
     postgres: { url: env.DATABASE_URL, ownerUrl: env.DATABASE_OWNER_URL, poolMax: env.DATABASE_POOL_MAX },
-    redis: { url: env.REDIS_URL },
+    redis: {
+      url: env.REDIS_URL,
+      /** `host:port` seed nodes of a Redis Cluster; when set, REDIS_URL is not used. */
+      clusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map((n) => n.trim()).filter(Boolean),
+    },
+    admission: {
+      leaseTtlMs: env.TOLLGATE_LEASE_TTL,
+      timeoutMs: env.TOLLGATE_ADMISSION_TIMEOUT,
+      preAuthIpPerMinute: env.TOLLGATE_PREAUTH_IP_PER_MINUTE,
+      fallbackFraction: env.TOLLGATE_FALLBACK_FRACTION,
+      breaker: {
+        redisLatencyMs: env.TOLLGATE_BREAKER_REDIS_LATENCY,
+        errorRate: env.TOLLGATE_BREAKER_ERROR_RATE,
+        loopLagMs: env.TOLLGATE_BREAKER_LOOP_LAG,
+        coolDownMs: env.TOLLGATE_BREAKER_COOLDOWN,
+      },
+    },
     temporal: {
       address: env.TEMPORAL_ADDRESS,
       namespace: env.TEMPORAL_NAMESPACE,
@@ -99,6 +128,14 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
 }
 
 export type Config = ReturnType<typeof buildConfig>;
+
+/** `false`, `true`, a hop count, or a comma-separated list of proxy addresses/CIDRs (Fastify's trustProxy). */
+function parseTrustProxy(v: string): boolean | number | string[] {
+  if (v === 'true') return true;
+  if (v === 'false' || v === '') return false;
+  if (/^\d+$/.test(v)) return Number(v);
+  return v.split(',').map((s) => s.trim());
+}
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

@@ -1,14 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
+import { hostHeaderValidation } from '@modelcontextprotocol/fastify';
 import type { Client, Connection } from '@temporalio/client';
+import type { WebSocket } from 'ws';
 import type { Config } from '../../platform/config.js';
 import type { Logger } from '../../platform/logger.js';
 import type { Pool } from '../../platform/pg/pool.js';
 import type { Redis } from '../../platform/redis/client.js';
 import { registerScripts } from '../../platform/redis/commands.js';
+import { RedisSubscriptions } from '../../platform/redis/subscriptions.js';
+import { accountRoutes } from './accounts/account-routes.js';
+import { adminRoutes } from './accounts/admin-routes.js';
+import { TenancyOperations } from './accounts/tenancy-operations.js';
 import { Admission } from './admission/admission.js';
+import { CircuitBreaker } from './admission/circuit-breaker.js';
+import { FallbackLimiter } from './admission/fallback-limiter.js';
+import { GlobalPool } from './admission/global-pool.js';
+import { PreAuthIpLimiter, preAuthIpGuard } from './admission/ip-limiter.js';
 import { KeyAuthenticator } from './auth/key-authenticator.js';
+import { LastUsedRecorder } from './auth/last-used.js';
 import { PlanCache } from './auth/plan-cache.js';
+import { StaffAuthenticator } from './auth/staff-authenticator.js';
+import { listenForTenancyEvents } from './auth/tenancy-listener.js';
 import { CallGate } from './mcp/call-gate.js';
 import { McpHttpTransport } from './mcp/http-transport.js';
 import { LegacySessions, ModernHub, type ServerBuilder } from './mcp/mcp-connections.js';
@@ -17,9 +30,12 @@ import { createMcpServer } from './mcp/server-factory.js';
 import { ToolRouter } from './mcp/tool-router.js';
 import { CLOSE, type WebSocketServerTransport } from './mcp/ws-transport.js';
 import { installErrorHandling } from './plugins/errors.js';
-import { InflightRequests } from './plugins/inflight.js';
 import { createFastify } from './plugins/fastify-options.js';
+import { InflightRequests } from './plugins/inflight.js';
+import { strictUtf8Json } from './plugins/json-body.js';
+import { withOpenApi } from './plugins/openapi.js';
 import { Readiness } from './readiness.js';
+import { createMetrics } from './observability/metrics.js';
 import { statusRoutes } from './routes/status.js';
 import { ProgressHub } from './tools/progress-hub.js';
 import { WorkflowToolRunner } from './tools/workflow-tool-runner.js';
@@ -28,8 +44,11 @@ export interface GatewayDeps {
   readonly config: Config;
   readonly log: Logger;
   readonly pool: Pool;
+  /** General commands: pub/sub publishing, progress. */
   readonly redis: Redis;
-  /** A second Redis connection, used only for pub/sub subscriptions. */
+  /** The admission connection: fails fast (see platform/redis/client.ts). */
+  readonly redisAdmission: Redis;
+  /** A dedicated connection for pub/sub subscriptions. */
   readonly redisSubscriber: Redis;
   readonly temporal: { readonly client: Client; readonly connection: Connection };
 }
@@ -47,24 +66,72 @@ export interface Gateway {
 
 /** Builds the gateway's three Fastify apps from its dependencies; does not listen. */
 export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
-  const { config, log } = deps;
-  registerScripts(deps.redis);
-  const plans = new PlanCache(deps.pool, 5_000, (err) => log.warn({ err }, 'plan reload failed'));
+  const { config, log, pool } = deps;
+  registerScripts(deps.redisAdmission);
+  const metrics = createMetrics();
+  const subscriptions = new RedisSubscriptions(deps.redisSubscriber);
+  const plans = new PlanCache(pool, config.auth.planRefreshMs, (err) => log.warn({ err }, 'plan reload failed'));
   await plans.start();
-  const authenticator = new KeyAuthenticator(deps.pool, plans, config.auth.keyCacheTtlMs);
-  const gate = new CallGate(new Admission(deps.redis), config.billing.upgradeUrl);
-  const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(deps.redisSubscriber), config.temporal.taskQueues.toolCalls));
+  const planName = (id: string) => plans.get(id)?.name ?? id;
+
+  const keyUses = new LastUsedRecorder((ids, at) => pool.query('SELECT touch_api_keys($1, $2)', [ids, at]).then(() => {}), config.auth.lastUsedFlushMs, (err) =>
+    log.warn({ err }, 'last-used write failed'),
+  );
+  const staffUses = new LastUsedRecorder((ids, at) => pool.query('SELECT touch_staff_tokens($1, $2)', [ids, at]).then(() => {}), config.auth.lastUsedFlushMs, (err) =>
+    log.warn({ err }, 'last-used write failed'),
+  );
+  const authenticator = new KeyAuthenticator(pool, plans, config.auth.keyCacheTtlMs, (keyId) => keyUses.mark(keyId));
+  const breaker = new CircuitBreaker(config.admission.breaker, (state) => {
+    metrics.breakerState.set(state === 'closed' ? 0 : state === 'shedding' ? 1 : 2);
+    if (state !== 'closed') log.warn({ state }, 'admission breaker engaged');
+  });
+  const admission = new Admission({
+    redis: deps.redisAdmission,
+    pool: new GlobalPool(deps.redisAdmission),
+    breaker,
+    fallback: new FallbackLimiter(config.admission.fallbackFraction),
+    metrics,
+    log,
+    leaseTtlMs: config.admission.leaseTtlMs,
+  });
+  const gate = new CallGate(admission, config.billing.upgradeUrl);
+  const ipLimiter = preAuthIpGuard(new PreAuthIpLimiter(config.admission.preAuthIpPerMinute), config.billing.upgradeUrl);
+  const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls), admission);
   const buildServer: ServerBuilder = (contextOf) => createMcpServer(router, contextOf);
   const hub = new ModernHub(buildServer, log);
   const sessions = new LegacySessions(buildServer, log, { maxSessions: 10_000, idleMs: 30 * 60_000 });
   const http = new McpHttpTransport(gate, hub, sessions, { streamAfterMs: 10_000, keepAliveMs: 15_000 });
-  const webSockets = new Set<WebSocketServerTransport>();
-  const readiness = new Readiness({ pool: deps.pool, redis: deps.redis, temporal: deps.temporal.connection });
+  const webSockets = new Map<WebSocketServerTransport, string>();
+  const readiness = new Readiness({ pool, redis: deps.redis, temporal: deps.temporal.connection });
+  const ops = new TenancyOperations(pool, deps.redis, log);
 
-  const publicApp = createFastify(log.child({ listener: 'public' }), config.http.bodyLimitBytes);
+  const stopListening = await listenForTenancyEvents(
+    subscriptions,
+    {
+      keyRevoked(keyId, prefix) {
+        authenticator.invalidate({ prefix, keyId });
+        void sessions.closeForKey(keyId);
+        for (const [t, k] of webSockets) if (k === keyId) t.closeWith(CLOSE.policyViolation, 'the API key was revoked');
+      },
+      keyChanged: (keyId, prefix) => authenticator.invalidate({ prefix, keyId }),
+      orgChanged: (orgId) => authenticator.invalidate({ orgId }),
+      plansChanged: () => void plans.reload().catch((err: unknown) => log.warn({ err }, 'plan reload failed')),
+    },
+    log,
+  );
+
+  const publicApp = createFastify(log.child({ listener: 'public' }), config.http.bodyLimitBytes, config.http.trustProxy);
   installErrorHandling(publicApp);
+  strictUtf8Json(publicApp);
+  // DNS-rebinding protection when the operator names the public hosts (the SDK's own guard).
+  if (config.http.allowedHosts?.length) publicApp.addHook('onRequest', hostHeaderValidation(config.http.allowedHosts));
   const inflight = new InflightRequests();
   inflight.track(publicApp);
+  await withOpenApi(publicApp, {
+    title: 'Tollgate account API',
+    description: 'Manage your organization, its members and API keys. MCP itself is served on /mcp.',
+    securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An API key with the "account" scope: tg_<prefix>_<secret>' } },
+  });
   await publicApp.register(websocket, {
     options: {
       maxPayload: config.ws.maxMessageBytes,
@@ -77,19 +144,28 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     gate,
     http,
     buildServer,
+    ipLimiter,
     ws: { pingIntervalMs: config.ws.pingIntervalMs },
-    onWebSocket: (t, socket) => {
-      webSockets.add(t);
+    onWebSocket: (t: WebSocketServerTransport, socket: WebSocket, keyId: string) => {
+      webSockets.set(t, keyId);
       socket.once('close', () => webSockets.delete(t));
     },
   });
+  await publicApp.register(accountRoutes, { authenticator, ops, planName, ipLimiter });
 
   const adminApp = createFastify(log.child({ listener: 'admin' }), config.http.bodyLimitBytes);
   installErrorHandling(adminApp);
+  strictUtf8Json(adminApp);
+  await withOpenApi(adminApp, {
+    title: 'Tollgate admin API',
+    description: 'Organizations, users, memberships, API keys, plans and the audit log, for the operator’s staff.',
+    securitySchemes: { staffToken: { type: 'http', scheme: 'bearer', description: 'A staff token: tgs_<prefix>_<secret> (npm run admin -- staff create)' } },
+  });
+  await adminApp.register(adminRoutes, { authenticator: new StaffAuthenticator(pool, (id) => staffUses.mark(id)), ops, planName });
 
   const statusApp = createFastify(log.child({ listener: 'status' }), 64 * 1024);
   installErrorHandling(statusApp);
-  await statusApp.register(statusRoutes, { readiness, startedAt: new Date() });
+  await statusApp.register(statusRoutes, { readiness, startedAt: new Date(), metrics: metrics.registry });
 
   const apps = [publicApp, adminApp, statusApp];
   return {
@@ -109,7 +185,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     },
     async close() {
       readiness.draining();
-      for (const t of webSockets) t.closeWith(CLOSE.goingAway, 'server shutting down');
+      for (const t of webSockets.keys()) t.closeWith(CLOSE.goingAway, 'server shutting down');
       sessions.endStreams();
       // Stop accepting, let in-flight requests finish (bounded), then drop what is left.
       const closing = Promise.all(apps.map((a) => a.close()));
@@ -118,7 +194,10 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       for (const a of apps) a.server.closeAllConnections();
       await closing;
       await Promise.all([sessions.closeAll(), hub.close()]);
+      stopListening();
       plans.stop();
+      breaker.stop();
+      await Promise.all([keyUses.stop(), staffUses.stop()]);
     },
   };
 }

@@ -9,11 +9,12 @@ import { buildGateway } from './app.js';
 const config = loadConfig();
 const log = createLogger({ service: 'gateway', level: config.logLevel, env: config.env });
 const pool = createPool(config.postgres.url, { max: config.postgres.poolMax, applicationName: 'tollgate-gateway' });
-const redis = createRedis(config.redis.url);
-const redisSubscriber = createRedis(config.redis.url);
+const redis = createRedis(config.redis);
+const redisAdmission = createRedis(config.redis, 'admission', config.admission.timeoutMs);
+const redisSubscriber = createRedis(config.redis, 'subscriber');
 const temporal = await createTemporalClient(config.temporal);
 
-const gateway = await buildGateway({ config, log, pool, redis, redisSubscriber, temporal });
+const gateway = await buildGateway({ config, log, pool, redis, redisAdmission, redisSubscriber, temporal });
 const urls = await gateway.listen();
 log.info(urls, 'gateway listening');
 
@@ -28,7 +29,7 @@ async function shutdown(signal: string): Promise<void> {
   }, config.http.shutdownGraceMs);
   timer.unref();
   await gateway.close();
-  await Promise.allSettled([pool.end(), redis.quit(), redisSubscriber.quit(), temporal.connection.close()]);
+  await Promise.allSettled([pool.end(), redis.quit(), redisAdmission.quit(), redisSubscriber.quit(), temporal.connection.close()]);
   log.info('gateway stopped');
   process.exit(0);
 }

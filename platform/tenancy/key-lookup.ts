@@ -15,7 +15,10 @@ export interface StoredKey {
   readonly planId: string;
 }
 
-/** Finds a key by its public prefix, with the holder's role and the organization's plan. */
+/**
+ * Finds a key by its public prefix, with the holder's role and the organization's plan.
+ * Runs before any tenant is known, so it goes through the `auth_api_key` function.
+ */
 export async function findKeyByPrefix(pool: Pool, prefix: string): Promise<StoredKey | null> {
   const { rows } = await pool.query<{
     id: string;
@@ -28,14 +31,7 @@ export async function findKeyByPrefix(pool: Pool, prefix: string): Promise<Store
     revoked_at: Date | null;
     role: Role;
     plan_id: string;
-  }>(
-    `SELECT k.id, k.org_id, k.user_id, k.prefix, k.secret_hash, k.scopes, k.expires_at, k.revoked_at, m.role, s.plan_id
-       FROM api_keys k
-       JOIN memberships m ON m.org_id = k.org_id AND m.user_id = k.user_id
-       JOIN subscriptions s ON s.org_id = k.org_id
-      WHERE k.prefix = $1`,
-    [prefix],
-  );
+  }>('SELECT key_id AS id, org_id, user_id, prefix, secret_hash, scopes, expires_at, revoked_at, role, plan_id FROM auth_api_key($1)', [prefix]);
   const r = rows[0];
   if (!r) return null;
   return {

@@ -33,7 +33,7 @@ export async function seedDemo(pool: Pool, previous: Partial<DemoKeys> | undefin
       );
       const orgId = org.rows[0]?.id ?? (await createOrganization(db, { name: orgName(plan), plan, ownerId: userId }));
       await db.query('UPDATE subscriptions SET plan_id = $2, updated_at = now() WHERE org_id = $1', [orgId, plan]);
-      return (await createApiKey(db, { orgId, userId, name: `demo ${plan} key` })).raw;
+      return (await createApiKey(db, { orgId, userId, name: `demo ${plan} key`, scopes: ['mcp', 'account'] })).raw;
     });
     created.push(plan);
   }

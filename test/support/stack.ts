@@ -28,10 +28,11 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
   const logs = new LogCapture();
   const log = createLogger({ service: 'gateway', level: config.logLevel, env: config.env }, logs);
   const pool = createPool(config.postgres.url, { max: 5 });
-  const redis = createRedis(config.redis.url);
-  const redisSubscriber = createRedis(config.redis.url);
+  const redis = createRedis(config.redis);
+  const redisAdmission = createRedis(config.redis, 'admission', config.admission.timeoutMs);
+  const redisSubscriber = createRedis(config.redis, 'subscriber');
   const temporal = await createTemporalClient(config.temporal);
-  const gateway = await buildGateway({ config, log, pool, redis, redisSubscriber, temporal });
+  const gateway = await buildGateway({ config, log, pool, redis, redisAdmission, redisSubscriber, temporal });
   const urls = await gateway.listen();
   const publicUrl = urls.publicUrl.replace('localhost', '127.0.0.1');
   return {
@@ -45,7 +46,7 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
     temporal,
     async close() {
       await gateway.close();
-      await Promise.allSettled([pool.end(), redis.quit(), redisSubscriber.quit(), temporal.connection.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), redisAdmission.quit(), redisSubscriber.quit(), temporal.connection.close()]);
     },
   };
 }

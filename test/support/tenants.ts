@@ -14,7 +14,7 @@ export interface TestTenant {
 let seq = 0;
 
 /** A fresh organization on `plan` with an owner and one API key, created through the provisioning code. */
-export async function createTenant(ownerPool: Pool, opts: { plan?: string; role?: Role } = {}): Promise<TestTenant> {
+export async function createTenant(ownerPool: Pool, opts: { plan?: string; role?: Role; scopes?: string[] } = {}): Promise<TestTenant> {
   const n = `${process.pid}-${Date.now()}-${seq++}`;
   return provision(ownerPool, async (db) => {
     const owner = await createUser(db, { email: `owner-${n}@example.test`, name: `Owner ${n}` });
@@ -24,7 +24,7 @@ export async function createTenant(ownerPool: Pool, opts: { plan?: string; role?
       userId = (await createUser(db, { email: `user-${n}@example.test`, name: `User ${n}` })).userId;
       await addMember(db, orgId, userId, opts.role);
     }
-    const key = await createApiKey(db, { orgId, userId, name: 'test key' });
+    const key = await createApiKey(db, { orgId, userId, name: 'test key', scopes: opts.scopes ?? ['mcp', 'account'] });
     return { orgId, userId, keyId: key.keyId, key: key.raw };
   });
 }

@@ -1,39 +1,201 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type RefusalReason } from '../../../core/admission/levels.js';
+import { randomBase58 } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
-import { redisKeys } from '../../../core/redis-keys.js';
-import type { Redis } from '../../../platform/redis/client.js';
-import { chargeKeyRate } from '../../../platform/redis/commands.js';
+import { acquire, release, renew, type RedisLike } from '../../../platform/redis/commands.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { FallbackLimiter } from './fallback-limiter.js';
+import type { GlobalPool } from './global-pool.js';
 
-/** Why a call was refused; the stable `data.reason` of the wire error. */
-export type RefusalReason = 'rate' | 'burst' | 'concurrency' | 'quota_daily' | 'quota_monthly' | 'ip' | 'global' | 'unavailable';
+/** A call admitted past its quota under a `soft` or `overage` policy. */
+export interface OverQuota {
+  readonly reason: 'quota_daily' | 'quota_monthly';
+  readonly policy: 'soft' | 'overage';
+  readonly limit: number;
+}
 
-export type AdmissionDecision =
-  | { readonly ok: true; readonly limit: number; readonly remaining: number }
-  | {
-      readonly ok: false;
-      readonly code: 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'UPSTREAM_UNAVAILABLE';
-      readonly reason: RefusalReason;
-      readonly limit: number;
-      readonly remaining: number;
-      readonly retryAfterMs: number;
-    };
+/** What an admitted call holds until it ends: leases to release, quota units to refund on failure. */
+export interface Permit {
+  readonly leaseId: string;
+  readonly principal: Principal;
+  readonly mode: 'redis' | 'fallback';
+  readonly leaseKeys: readonly string[];
+  readonly quotaKeys: readonly string[];
+  readonly overQuota: readonly OverQuota[];
+  /** The per-key rate limit and what is left of it (RateLimit headers). */
+  readonly limit: number;
+  readonly remaining: number;
+}
+
+export interface Refusal {
+  readonly code: 'RATE_LIMITED' | 'QUOTA_EXCEEDED' | 'SERVICE_UNAVAILABLE';
+  readonly reason: RefusalReason;
+  readonly scope: AdmissionLevel['scope'] | 'tier';
+  readonly period?: AdmissionLevel['period'];
+  readonly limit: number;
+  readonly remaining: number;
+  readonly retryAfterMs: number;
+}
+
+export type AdmissionDecision = { readonly ok: true; readonly permit: Permit } | { readonly ok: false; readonly refusal: Refusal };
+
+export interface AdmissionRequest {
+  readonly principal: Principal;
+  readonly ip: string;
+  /** The tool of a tools/call; absent for cheap methods (tools/list, ping, ...). */
+  readonly tool?: ToolDefinition;
+}
+
+export interface AdmissionDeps {
+  readonly redis: RedisLike;
+  readonly pool: GlobalPool;
+  readonly breaker: CircuitBreaker;
+  readonly fallback: FallbackLimiter;
+  readonly metrics: Metrics;
+  readonly log: FastifyBaseLogger;
+  readonly leaseTtlMs: number;
+}
+
+/** Tiers that fail closed (refuse) when Redis cannot decide; the others fall back in process. */
+const FAIL_CLOSED_TIERS = new Set(['free']);
 
 /**
- * Admits or refuses a tool call in one Redis round trip, before any tool work. Denials
- * are values; only the transports turn them into HTTP 429s or JSON-RPC errors.
+ * Admits or refuses a call before any tool work, in one Redis round trip on the
+ * organization's slot (plus, once per batch, a lease from the tier's global pool).
+ * Denials are values; the transports turn them into HTTP 429s or JSON-RPC errors.
  */
 export class Admission {
-  constructor(private readonly redis: Redis) {}
+  constructor(private readonly deps: AdmissionDeps) {}
 
-  async admitToolCall(principal: Principal, _tool: ToolDefinition): Promise<AdmissionDecision> {
-    const perMinute = principal.plan.limits.perKey.perMinute;
-    try {
-      const d = await chargeKeyRate(this.redis, redisKeys.keyRate(principal.orgId, principal.keyId), perMinute);
-      if (d.admitted) return { ok: true, limit: d.limit, remaining: d.remaining };
-      return { ok: false, code: 'RATE_LIMITED', reason: 'rate', limit: d.limit, remaining: d.remaining, retryAfterMs: d.retryAfterMs };
-    } catch {
-      // Without Redis there is no shared count: refuse rather than over-admit.
-      return { ok: false, code: 'UPSTREAM_UNAVAILABLE', reason: 'unavailable', limit: perMinute, remaining: 0, retryAfterMs: 1_000 };
+  async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
+    const { principal } = req;
+    const tier = principal.plan.id;
+    const kind = req.tool ? 'tools/call' : 'other';
+    const { breaker, metrics } = this.deps;
+    if (breaker.shedsFree() && FAIL_CLOSED_TIERS.has(tier)) {
+      return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 1_000 }, tier, kind);
     }
+    const levels = req.tool
+      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, calendarPeriods(Date.now()))
+      : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
+    if (!breaker.mayCallRedis()) return this.withoutRedis(req, kind);
+
+    let pooled = false;
+    const leaseId = randomBase58(16);
+    const started = performance.now();
+    try {
+      if (req.tool) {
+        pooled = await this.deps.pool.take(tier, principal.plan.limits.globalPool.perSecond);
+        if (!pooled) {
+          this.recordRedis(started, true);
+          return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
+        }
+      }
+      const r = await acquire(this.deps.redis, levels, leaseId, this.deps.leaseTtlMs);
+      this.recordRedis(started, true);
+      if (!r.admitted) {
+        if (pooled) this.deps.pool.giveBack(tier);
+        const level = levels[r.refusingLevel]!;
+        if (level.kind === 'quota') metrics.quotaExhaustions.inc({ period: level.period ?? 'day', tier, policy: 'block' });
+        const code = level.kind === 'quota' ? 'QUOTA_EXCEEDED' : 'RATE_LIMITED';
+        return this.refused({ code, reason: level.reason, scope: level.scope, ...(level.period ? { period: level.period } : {}), limit: r.limit, remaining: r.remaining, retryAfterMs: r.retryAfterMs }, tier, kind);
+      }
+      const overQuota = r.overQuota.map((i) => {
+        const level = levels[i]!;
+        metrics.quotaExhaustions.inc({ period: level.period ?? 'day', tier, policy: level.policy });
+        return { reason: level.reason as OverQuota['reason'], policy: level.policy as OverQuota['policy'], limit: level.limit };
+      });
+      metrics.admissionDecisions.inc({ tier, kind, outcome: 'admitted' });
+      return {
+        ok: true,
+        permit: {
+          leaseId,
+          principal,
+          mode: 'redis',
+          leaseKeys: levels.filter((l) => l.kind === 'lease').map((l) => l.key),
+          quotaKeys: levels.filter((l) => l.kind === 'quota').map((l) => l.key),
+          overQuota,
+          limit: r.limit,
+          remaining: r.remaining,
+        },
+      };
+    } catch (err) {
+      this.recordRedis(started, false);
+      if (pooled) this.deps.pool.giveBack(tier);
+      this.deps.log.warn({ err, tier }, 'admission could not reach Redis');
+      return this.withoutRedis(req, kind);
+    }
+  }
+
+  /** Ends an admitted call: releases its leases; a failed call gets its quota units back. */
+  async release(permit: Permit, outcome: { failed: boolean }): Promise<void> {
+    if (permit.mode === 'fallback') {
+      this.deps.fallback.end(permit.principal);
+      return;
+    }
+    try {
+      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotaKeys : [], permit.leaseId, outcome.failed);
+      if (released < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - released);
+    } catch (err) {
+      // The leases expire by themselves after their TTL; a lost refund is logged.
+      this.deps.log.warn({ err, refund: outcome.failed }, 'admission release failed');
+    }
+  }
+
+  /** Keeps a long call's leases alive; call every third of the lease TTL. */
+  async renew(permit: Permit): Promise<void> {
+    if (permit.mode !== 'redis' || permit.leaseKeys.length === 0) return;
+    try {
+      const held = await renew(this.deps.redis, permit.leaseKeys, permit.leaseId, this.deps.leaseTtlMs);
+      if (held < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - held);
+    } catch (err) {
+      this.deps.log.warn({ err }, 'lease renewal failed');
+    }
+  }
+
+  get leaseTtlMs(): number {
+    return this.deps.leaseTtlMs;
+  }
+
+  /** Redis is down or the breaker is open: Free fails closed, the other tiers fall back in process. */
+  private withoutRedis(req: AdmissionRequest, kind: string): AdmissionDecision {
+    const { principal } = req;
+    const tier = principal.plan.id;
+    const { metrics } = this.deps;
+    if (FAIL_CLOSED_TIERS.has(tier)) {
+      metrics.admissionFailOpen.inc({ tier, outcome: 'closed_refused' });
+      return this.refused({ code: 'SERVICE_UNAVAILABLE', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 2_000 }, tier, kind);
+    }
+    if (!req.tool) {
+      metrics.admissionFailOpen.inc({ tier, outcome: 'fallback_admitted' });
+      return { ok: true, permit: this.fallbackPermit(principal, false) };
+    }
+    const refused = this.deps.fallback.take(principal);
+    if (refused) {
+      metrics.admissionFailOpen.inc({ tier, outcome: 'fallback_refused' });
+      return this.refused({ code: 'RATE_LIMITED', reason: refused.refused, scope: refused.refused === 'rate' ? 'key' : 'user', limit: 0, remaining: 0, retryAfterMs: refused.retryAfterMs }, tier, kind);
+    }
+    metrics.admissionFailOpen.inc({ tier, outcome: 'fallback_admitted' });
+    metrics.admissionDecisions.inc({ tier, kind, outcome: 'fallback_admitted' });
+    return { ok: true, permit: this.fallbackPermit(principal, true) };
+  }
+
+  private fallbackPermit(principal: Principal, holdsSlot: boolean): Permit {
+    const base = { leaseId: '', principal, leaseKeys: [], quotaKeys: [], overQuota: [], limit: 0, remaining: 0 };
+    return holdsSlot ? { ...base, mode: 'fallback' } : { ...base, mode: 'redis' };
+  }
+
+  private refused(refusal: Refusal, tier: string, kind: string): AdmissionDecision {
+    this.deps.metrics.admissionRefusals.inc({ reason: refusal.reason, tier });
+    this.deps.metrics.admissionDecisions.inc({ tier, kind, outcome: 'refused' });
+    return { ok: false, refusal };
+  }
+
+  private recordRedis(started: number, ok: boolean): void {
+    const ms = performance.now() - started;
+    this.deps.metrics.admissionRedisSeconds.observe(ms / 1000);
+    this.deps.breaker.record(ms, ok);
   }
 }

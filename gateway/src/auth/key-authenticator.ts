@@ -25,6 +25,8 @@ export class KeyAuthenticator {
     private readonly pool: Pool,
     private readonly plans: PlanCache,
     private readonly ttlMs: number,
+    /** Told about every successful authentication (last-used batching). */
+    private readonly onUse: (keyId: string) => void = () => {},
     private readonly maxEntries = 100_000,
   ) {}
 
@@ -38,6 +40,7 @@ export class KeyAuthenticator {
     if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw unauthenticated();
     const plan = this.plans.get(stored.planId);
     if (!plan) throw new AppError('INTERNAL', `organization ${stored.orgId} is on unknown plan ${stored.planId}`);
+    this.onUse(stored.keyId);
     return {
       userId: stored.userId as UserId,
       orgId: stored.orgId as OrgId,

@@ -3,7 +3,7 @@ import { formatDuration } from '../../../core/duration.js';
 import { planAllowsTool } from '../../../core/plans.js';
 import type { Principal } from '../../../core/principal.js';
 import { findTool } from '../../../core/tools/catalog.js';
-import type { Admission, AdmissionDecision } from '../admission/admission.js';
+import type { Admission, Refusal } from '../admission/admission.js';
 import type { AdmittedCall } from './exchange-context.js';
 
 export type GateOutcome = { readonly ok: true; readonly admitted?: AdmittedCall } | { readonly ok: false; readonly error: AppError };
@@ -13,12 +13,20 @@ export interface GateRequest {
   readonly params?: unknown;
 }
 
+const SCOPE_WORDS: Record<Refusal['scope'], string> = {
+  key: 'per API key',
+  user: 'per user',
+  organization: 'per organization',
+  ip: 'from one IP address',
+  tier: 'for the whole tier',
+};
+
 /**
- * Runs before an MCP request reaches the server instance, so a refusal costs no tool
- * work and HTTP can answer with a real status (403, 429). For tools/call: the tool must
- * be in the caller's plan, then admission charges the call in one Redis round trip.
- * Unknown tool names pass through: the tool router answers them with the protocol's
- * unknown-tool error.
+ * Runs before an MCP request reaches the server instance, so a refusal costs no tool work
+ * and HTTP can answer with a real status (403, 429). tools/call: the tool must be in the
+ * caller's plan, then admission decides every level in one Redis round trip; other methods
+ * pass a cheap per-key limit. Unknown tool names pass through: the tool router answers
+ * them with the protocol's unknown-tool error.
  */
 export class CallGate {
   constructor(
@@ -26,11 +34,13 @@ export class CallGate {
     private readonly upgradeUrl: string,
   ) {}
 
-  async check(request: GateRequest, principal: Principal): Promise<GateOutcome> {
-    if (request.method !== 'tools/call') return { ok: true };
+  async check(request: GateRequest, principal: Principal, ip: string): Promise<GateOutcome> {
+    if (request.method !== 'tools/call') {
+      const decision = await this.admission.admit({ principal, ip });
+      return decision.ok ? { ok: true, admitted: { permit: decision.permit } } : { ok: false, error: this.refusal(decision.refusal, principal, 'calls') };
+    }
     const name = (request.params as { name?: unknown } | undefined)?.name;
-    if (typeof name !== 'string') return { ok: true };
-    const tool = findTool(name);
+    const tool = typeof name === 'string' ? findTool(name) : undefined;
     if (!tool) return { ok: true };
     if (!planAllowsTool(principal.plan, tool)) {
       return {
@@ -42,25 +52,35 @@ export class CallGate {
         }),
       };
     }
-    const decision = await this.admission.admitToolCall(principal, tool);
-    if (!decision.ok) return { ok: false, error: this.refusal(decision, principal) };
-    return { ok: true, admitted: { tool } };
+    const decision = await this.admission.admit({ principal, ip, tool });
+    if (!decision.ok) return { ok: false, error: this.refusal(decision.refusal, principal, tool.group === 'expensive' ? 'calls of expensive tools' : 'calls') };
+    return { ok: true, admitted: { tool, permit: decision.permit } };
   }
 
-  private refusal(d: Extract<AdmissionDecision, { ok: false }>, principal: Principal): AppError {
+  /** A refusal a person or an agent can act on: what the limit is, when to retry, where to upgrade. */
+  private refusal(r: Refusal, principal: Principal, what: string): AppError {
     const plan = principal.plan;
-    const details = {
-      reason: d.reason,
-      limit: d.limit,
-      remaining: d.remaining,
-      retryAfterMs: d.retryAfterMs,
-      plan: plan.id,
-      upgradeUrl: this.upgradeUrl,
-    };
-    if (d.code === 'UPSTREAM_UNAVAILABLE') {
-      return new AppError('UPSTREAM_UNAVAILABLE', 'admission is unavailable; retry shortly', details);
+    const details = { reason: r.reason, limit: r.limit, remaining: r.remaining, retryAfterMs: r.retryAfterMs, plan: plan.id, upgradeUrl: this.upgradeUrl };
+    const upgrade = `upgrade at ${this.upgradeUrl}`;
+    const scope = SCOPE_WORDS[r.scope];
+    const retry = formatDuration(r.retryAfterMs);
+    switch (r.reason) {
+      case 'rate':
+      case 'ip':
+        return new AppError(r.code, `${plan.name} allows ${r.limit} ${what} per minute ${scope}; retry in ${retry} or ${upgrade}`, details);
+      case 'burst':
+        return new AppError(r.code, `${plan.name} allows bursts of ${r.limit} ${what} ${scope}; retry in ${retry} or ${upgrade}`, details);
+      case 'concurrency':
+        return new AppError(r.code, `${plan.name} allows ${r.limit} concurrent ${what} ${scope}; retry when one finishes (in about ${retry}) or ${upgrade}`, details);
+      case 'quota_daily':
+      case 'quota_monthly': {
+        const period = r.reason === 'quota_daily' ? 'day' : 'month';
+        return new AppError(r.code, `${plan.name} allows ${r.limit} ${what} per ${period} ${scope} and they are used up; the quota resets in ${retry}; ${upgrade}`, details);
+      }
+      case 'global':
+        return r.code === 'SERVICE_UNAVAILABLE'
+          ? new AppError(r.code, `admission for the ${plan.name} plan is unavailable right now; retry in ${retry} or ${upgrade}`, details)
+          : new AppError(r.code, `the ${plan.name} tier is at capacity right now; retry in ${retry} or ${upgrade}`, details);
     }
-    const message = `${plan.name} allows ${d.limit} calls per minute per API key; retry in ${formatDuration(d.retryAfterMs)} or upgrade at ${this.upgradeUrl}`;
-    return new AppError(d.code, message, details);
   }
 }

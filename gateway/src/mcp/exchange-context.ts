@@ -1,10 +1,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
+import type { Permit } from '../admission/admission.js';
 
-/** A tools/call that passed the gate: the tool it names and the admission that charged it. */
+/** A request that passed the gate: for tools/call, the tool; always, the admission that charged it. */
 export interface AdmittedCall {
-  readonly tool: ToolDefinition;
+  readonly tool?: ToolDefinition;
+  readonly permit: Permit;
 }
 
 /**
@@ -17,6 +19,8 @@ export interface ExchangeContext {
   readonly requestId: string;
   readonly log: FastifyBaseLogger;
   readonly transport: 'http' | 'ws';
+  /** The client's IP address (behind a proxy: as `TOLLGATE_TRUST_PROXY` allows). */
+  readonly ip: string;
   readonly admitted?: AdmittedCall;
 }
 

@@ -54,7 +54,7 @@ export class GatedTransport implements Transport {
       return;
     }
     const context = this.contextFor(message);
-    const outcome = await this.gate.check(message, context.principal);
+    const outcome = await this.gate.check(message, context.principal, context.ip);
     if (!outcome.ok) {
       context.log.info({ method: message.method, code: outcome.error.code, ...outcome.error.details }, 'mcp request refused');
       await this.inner.send(errorResponse(message.id, outcome.error, context.requestId) as JSONRPCMessage);

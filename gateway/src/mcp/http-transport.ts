@@ -134,7 +134,7 @@ export class McpHttpTransport {
     onEnd?: (response: JSONRPCResponse | JSONRPCErrorResponse) => void,
   ): Promise<FastifyReply> {
     const context = contextOf(request);
-    const outcome = await this.gate.check(message, context.principal);
+    const outcome = await this.gate.check(message, context.principal, context.ip);
     if (!outcome.ok) return this.refuse(request, reply, message, outcome.error, headers);
     const writer = new HttpExchangeWriter(reply, responseModes(request.headers.accept), headers, this.timing);
     const sink: ExchangeSink = onEnd
@@ -154,7 +154,7 @@ export class McpHttpTransport {
     const context = contextOf(request);
     const answers = await Promise.all(
       requests.map(async (message) => {
-        const outcome = await this.gate.check(message, context.principal);
+        const outcome = await this.gate.check(message, context.principal, context.ip);
         if (!outcome.ok) return errorResponse(message.id, outcome.error, context.requestId);
         return new Promise<JSONRPCResponse | JSONRPCErrorResponse>((resolve) => {
           mux.request(message, outcome.admitted ? { ...context, admitted: outcome.admitted } : context, { related: () => {}, end: resolve });
@@ -178,7 +178,7 @@ export class McpHttpTransport {
 }
 
 function contextOf(request: FastifyRequest): ExchangeContext {
-  return { principal: request.principal!, requestId: request.id, log: request.log, transport: 'http' };
+  return { principal: request.principal!, requestId: request.id, log: request.log, transport: 'http', ip: request.ip };
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

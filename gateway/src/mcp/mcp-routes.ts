@@ -25,8 +25,10 @@ export interface McpRouteDeps {
   readonly http: McpHttpTransport;
   readonly buildServer: ServerBuilder;
   readonly ws: { readonly pingIntervalMs: number };
+  /** Cuts floods from one IP before authentication (throws a 429 AppError). */
+  readonly ipLimiter?: { check(ip: string): void };
   /** Tracks open WebSocket sessions (for drain and status). */
-  readonly onWebSocket?: (transport: WebSocketServerTransport, socket: WebSocket) => void;
+  readonly onWebSocket?: (transport: WebSocketServerTransport, socket: WebSocket, keyId: string) => void;
 }
 
 /**
@@ -36,9 +38,11 @@ export interface McpRouteDeps {
  */
 export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promise<void> {
   app.addHook('onRequest', async (request, reply) => {
+    deps.ipLimiter?.check(request.ip);
     const credential = presentedCredential(request.raw as { headers: FastifyRequest['headers']; url: string }, isUpgrade(request));
     if (!credential) throw new AppError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"');
     const principal = await deps.authenticator.authenticate(credential.key);
+    if (!principal.scopes.includes('mcp')) throw new AppError('FORBIDDEN', 'this API key does not have the "mcp" scope', { scope: 'mcp' });
     request.principal = principal;
     const log = request.log.child({ orgId: principal.orgId, userId: principal.userId, key: principal.keyPrefix, plan: principal.plan.id });
     request.log = log;
@@ -70,10 +74,10 @@ function openWebSocketSession(socket: WebSocket, request: FastifyRequest, deps: 
   const transport = new WebSocketServerTransport(socket, { pingIntervalMs: deps.ws.pingIntervalMs });
   const gated = new GatedTransport(transport, deps.gate, (message) => {
     const requestId = newId('request');
-    return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws' };
+    return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws', ip: request.ip };
   });
   serveConnection(gated, deps.buildServer, gated.contextOf, request.log);
-  deps.onWebSocket?.(transport, socket);
+  deps.onWebSocket?.(transport, socket, principal.keyId);
   request.log.info({ transport: 'ws' }, 'mcp websocket session opened');
   socket.once('close', (code) => request.log.info({ transport: 'ws', code }, 'mcp websocket session closed'));
 }

@@ -7,6 +7,7 @@ import type { ToolDefinition } from '../../../core/tools/define.js';
 import { INLINE_TOOLS } from '../tools/inline-tools.js';
 import { toolDescriptor } from '../tools/tool-descriptor.js';
 import type { WorkflowToolRunner } from '../tools/workflow-tool-runner.js';
+import type { Admission, OverQuota } from '../admission/admission.js';
 import type { ExchangeContext } from './exchange-context.js';
 import { toWireError } from './to-wire-error.js';
 
@@ -17,7 +18,10 @@ import { toWireError } from './to-wire-error.js';
  * `isError` results.
  */
 export class ToolRouter {
-  constructor(private readonly workflows: WorkflowToolRunner) {}
+  constructor(
+    private readonly workflows: WorkflowToolRunner,
+    private readonly admission: Admission,
+  ) {}
 
   list(principal: Principal): Tool[] {
     return TOOL_CATALOG.filter((t) => planAllowsTool(principal.plan, t)).map(toolDescriptor);
@@ -26,18 +30,33 @@ export class ToolRouter {
   async call(params: { name: string; arguments?: Record<string, unknown> }, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
     const tool = findTool(params.name);
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
-    if (exchange.admitted?.tool !== tool) {
+    const permit = exchange.admitted?.permit;
+    if (exchange.admitted?.tool !== tool || !permit) {
       // Every transport gates tools/call; reaching here ungated is a bug, not a caller error.
       throw wireError(new AppError('INTERNAL', `tools/call of ${tool.name} reached the router without admission`), exchange);
     }
-    const parsed = tool.input.safeParse(params.arguments ?? {});
+    // The call holds its concurrency leases until it ends; long calls keep them alive.
+    let failed = true;
+    const renewal = tool.mode === 'workflow' ? setInterval(() => void this.admission.renew(permit), this.admission.leaseTtlMs / 3) : undefined;
+    try {
+      const result = await this.run(tool, params.arguments, exchange, ctx);
+      failed = result.isError === true;
+      return withQuotaNotice(result, permit.overQuota);
+    } finally {
+      clearInterval(renewal);
+      void this.admission.release(permit, { failed });
+    }
+  }
+
+  private async run(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
+    const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
       return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${tool.name}: ${issues}` }] };
     }
     try {
       if (tool.mode === 'workflow') return await this.workflows.run(tool, parsed.data, exchange, ctx);
-      return this.runInline(tool, parsed.data, exchange, ctx);
+      return await this.runInline(tool, parsed.data, exchange, ctx);
     } catch (err) {
       if (isAppError(err) && err.code === 'CANCELLED') throw wireError(err, exchange);
       if (!isAppError(err)) exchange.log.error({ err, tool: tool.name }, 'tool failed');
@@ -55,6 +74,24 @@ export class ToolRouter {
       ...(structured && tool.output ? { structuredContent: structured } : {}),
     };
   }
+}
+
+/**
+ * A call admitted past a quota (soft or overage policy) says so in the result's `_meta`,
+ * so clients and agents can warn their users before the bill or the hard stop.
+ */
+function withQuotaNotice(result: CallToolResult, over: readonly OverQuota[]): CallToolResult {
+  if (over.length === 0) return result;
+  const notices = over.map((o) => ({
+    reason: o.reason,
+    policy: o.policy,
+    limit: o.limit,
+    message:
+      o.policy === 'overage'
+        ? `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: this call is billed as overage`
+        : `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: calls are still allowed, but consider upgrading`,
+  }));
+  return { ...result, _meta: { ...result._meta, 'io.tollgate/quota': notices } };
 }
 
 function wireError(err: AppError, exchange: ExchangeContext): ProtocolError {

@@ -12,6 +12,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     const spec = ERRORS[appError.code];
     if (spec.http >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: appError.code }, 'request rejected');
+    if (spec.http === 401) reply.header('www-authenticate', 'Bearer realm="tollgate"');
     const details = spec.expose && Object.keys(appError.details).length > 0 ? { details: appError.details } : {};
     return reply
       .code(spec.http)
@@ -25,7 +26,8 @@ export function installErrorHandling(app: FastifyInstance): void {
 function toAppError(error: FastifyError): AppError {
   if (isAppError(error)) return error;
   if (error.validation) {
-    const issues = error.validation.map((v) => `${v.instancePath || '(body)'} ${v.message ?? ''}`.trim());
+    const where = error.validationContext ?? 'request';
+    const issues = error.validation.map((v) => `${where}${(v.instancePath || '').replace(/\/$/, '')}: ${v.message ?? 'is invalid'}`);
     return new AppError('INVALID_INPUT', issues.join('; '), { issues });
   }
   if (error.statusCode === 413) return new AppError('PAYLOAD_TOO_LARGE', 'the request body is too large');

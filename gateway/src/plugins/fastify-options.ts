@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { newId } from '../../../core/ids.js';
 import type { Logger } from '../../../platform/logger.js';
 
@@ -6,12 +6,14 @@ import type { Logger } from '../../../platform/logger.js';
  * A Fastify app with the settings all three listeners share: our logger (whose request
  * serializer never prints headers or query secrets) and `req_…` request ids on every line.
  */
-export function createFastify(log: Logger, bodyLimit: number): FastifyInstance {
+export function createFastify(log: Logger, bodyLimit: number, trustProxy: boolean | number | string[] = false): FastifyInstance {
   const app = Fastify({
     loggerInstance: log,
     genReqId: () => newId('request'),
-    requestIdLogLabel: 'requestId',
+    logController: new LogController({ requestIdLogLabel: 'requestId' }),
     bodyLimit,
+    // A hop count is valid (proxy-addr); Fastify's type omits it.
+    trustProxy: trustProxy as boolean | string[],
     return503OnClosing: true,
     // On close, idle keep-alive sockets are closed at once; in-flight requests finish.
     forceCloseConnections: 'idle',

@@ -1,0 +1,119 @@
+import type { Plan, QuotaPolicy } from '../plans.js';
+import { redisKeys } from '../redis-keys.js';
+import type { ToolGroup } from '../tools/define.js';
+
+/** Why a call was refused: the stable `data.reason` of refusals. */
+export type RefusalReason = 'rate' | 'burst' | 'concurrency' | 'quota_daily' | 'quota_monthly' | 'ip' | 'global';
+
+export type LevelKind = 'bucket' | 'window' | 'lease' | 'quota';
+
+/** One limit a call must pass, as the admission script takes it. */
+export interface AdmissionLevel {
+  readonly reason: RefusalReason;
+  /** Whose limit it is, for messages: "per API key", "per user", ... */
+  readonly scope: 'key' | 'user' | 'organization' | 'ip';
+  readonly kind: LevelKind;
+  readonly key: string;
+  readonly limit: number;
+  /** bucket: refill period ms; window: window ms; quota: key TTL ms; lease: unused. */
+  readonly p1: number;
+  /** quota: ms until the quota resets. */
+  readonly p2: number;
+  readonly policy: QuotaPolicy;
+  /** The period a quota counts over, in words ("day", "month"). */
+  readonly period?: 'minute' | 'second' | 'day' | 'month';
+}
+
+export interface CallDescription {
+  readonly orgId: string;
+  readonly userId: string;
+  readonly keyId: string;
+  readonly ip: string;
+  readonly plan: Plan;
+  readonly group: ToolGroup;
+}
+
+/** The quota periods a call counts against: the UTC day and the billing month. */
+export interface QuotaPeriods {
+  /** e.g. `d:2026-11-21` */
+  readonly dayId: string;
+  readonly msToDayEnd: number;
+  /** e.g. `m:2026-11` (the billing period once billing sets it). */
+  readonly monthId: string;
+  readonly msToMonthEnd: number;
+}
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+/** The UTC day and calendar month containing `now`. */
+export function calendarPeriods(now: number): QuotaPeriods {
+  const d = new Date(now);
+  const dayStart = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+  const monthEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  const iso = d.toISOString();
+  return { dayId: `d:${iso.slice(0, 10)}`, msToDayEnd: dayStart + DAY - now, monthId: `m:${iso.slice(0, 7)}`, msToMonthEnd: monthEnd - now };
+}
+
+/**
+ * Every level a tools/call must pass, in the order refusals are reported: rates first
+ * (key, user, burst, organization, IP, expensive), then concurrency, then quotas. Keys
+ * share the organization's hash tag, so one script call decides them all. Free stops
+ * hard at a quota whatever its data says; other plans follow their quota policy.
+ */
+export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): AdmissionLevel[] {
+  const { orgId, userId, keyId, ip, plan } = call;
+  const l = plan.limits;
+  const tier = plan.id;
+  const quotaPolicy: QuotaPolicy = tier === 'free' ? 'block' : plan.quotaPolicy;
+  const expensive = call.group === 'expensive';
+  const levels: AdmissionLevel[] = [
+    bucket('rate', 'key', redisKeys.keyRate(orgId, keyId, tier), l.perKey.perMinute),
+    bucket('rate', 'user', redisKeys.userRate(orgId, userId, tier), l.perUser.perMinute),
+    { reason: 'burst', scope: 'user', kind: 'window', key: redisKeys.userBurst(orgId, userId, tier, l.burst.windowMs), limit: l.burst.max, p1: l.burst.windowMs, p2: 0, policy: 'block' },
+    bucket('rate', 'organization', redisKeys.orgRate(orgId, tier), l.perOrg.perMinute),
+    bucket('ip', 'ip', redisKeys.ipRate(orgId, ip, tier), l.perIp.perMinute),
+  ];
+  if (expensive) levels.push(bucket('rate', 'user', redisKeys.expensiveRate(orgId, userId, tier), l.expensive.perMinute));
+  levels.push(lease('user', redisKeys.userLeases(orgId, userId), l.perUser.concurrent), lease('organization', redisKeys.orgLeases(orgId), l.perOrg.concurrent));
+  if (expensive) levels.push(lease('user', redisKeys.expensiveLeases(orgId, userId), l.expensive.concurrent));
+  const day = (key: string, limit: number, scope: AdmissionLevel['scope']): AdmissionLevel => ({
+    reason: 'quota_daily',
+    scope,
+    kind: 'quota',
+    key,
+    limit,
+    p1: periods.msToDayEnd + DAY,
+    p2: periods.msToDayEnd,
+    policy: quotaPolicy,
+    period: 'day',
+  });
+  const month = (key: string, limit: number, scope: AdmissionLevel['scope']): AdmissionLevel => ({
+    reason: 'quota_monthly',
+    scope,
+    kind: 'quota',
+    key,
+    limit,
+    p1: periods.msToMonthEnd + DAY,
+    p2: periods.msToMonthEnd,
+    policy: quotaPolicy,
+    period: 'month',
+  });
+  levels.push(day(redisKeys.userQuota(orgId, userId, periods.dayId), l.perUser.perDay, 'user'), day(redisKeys.orgQuota(orgId, periods.dayId), l.perOrg.perDay, 'organization'));
+  if (expensive) levels.push(day(redisKeys.expensiveQuota(orgId, userId, periods.dayId), l.expensive.perDay, 'user'));
+  levels.push(month(redisKeys.userQuota(orgId, userId, periods.monthId), l.perUser.perMonth, 'user'), month(redisKeys.orgQuota(orgId, periods.monthId), l.perOrg.perMonth, 'organization'));
+  return levels;
+}
+
+/** The one level of cheap methods (tools/list, ping, ...): a generous per-key rate. */
+export function otherMethodLevels(call: Omit<CallDescription, 'group' | 'ip' | 'userId'>): AdmissionLevel[] {
+  return [bucket('rate', 'key', redisKeys.otherMethodsRate(call.orgId, call.keyId, call.plan.id), call.plan.limits.otherMethodsPerMinute)];
+}
+
+function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number): AdmissionLevel {
+  return { reason, scope, kind: 'bucket', key, limit: perMinute, p1: MINUTE, p2: 0, policy: 'block', period: 'minute' };
+}
+
+function lease(scope: AdmissionLevel['scope'], key: string, limit: number): AdmissionLevel {
+  return { reason: 'concurrency', scope, kind: 'lease', key, limit, p1: 0, p2: 0, policy: 'block' };
+}

@@ -1,0 +1,111 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+
+export interface BreakerSettings {
+  /** Shed Free traffic when the slowest tenth of recent admission calls take longer than this. */
+  readonly redisLatencyMs: number;
+  /** Treat Redis as down when this share of recent admission calls failed. */
+  readonly errorRate: number;
+  /** Shed Free traffic when the event loop's p99 delay over the last second exceeds this. */
+  readonly loopLagMs: number;
+  /** How long a shed or open state lasts before probing again. */
+  readonly coolDownMs: number;
+}
+
+export type BreakerState = 'closed' | 'shedding' | 'open';
+
+const WINDOW = 50;
+const MIN_SAMPLES = 10;
+
+/**
+ * Protects the platform when admission itself is in trouble. `shedding` refuses Free
+ * traffic before it costs anything (Redis slow, or this process's event loop lagging);
+ * `open` treats Redis as down (after repeated errors): Free fails closed, Pro and Ultra go
+ * through the in-process fallback. Both recover by themselves: after the cool-down one
+ * call probes Redis, and success closes the breaker.
+ */
+export class CircuitBreaker {
+  private readonly samples: Array<{ ms: number; ok: boolean }> = [];
+  private openedAt = 0;
+  private sheddingUntil = 0;
+  private probeInFlight = false;
+  private loopP99Ms = 0;
+  private readonly loop: IntervalHistogram;
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(
+    private readonly settings: BreakerSettings,
+    private readonly onChange: (state: BreakerState) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.loop = monitorEventLoopDelay({ resolution: 10 });
+    this.loop.enable();
+    this.ticker = setInterval(() => {
+      this.loopP99Ms = this.loop.percentile(99) / 1e6;
+      this.loop.reset();
+      if (this.loopP99Ms > settings.loopLagMs) this.shed();
+      this.onChange(this.state);
+    }, 1_000);
+    this.ticker.unref();
+  }
+
+  get state(): BreakerState {
+    if (this.openedAt) return 'open';
+    return this.now() < this.sheddingUntil ? 'shedding' : 'closed';
+  }
+
+  /** Whether a Free call must be refused before any work. */
+  shedsFree(): boolean {
+    return this.state !== 'closed';
+  }
+
+  /**
+   * Whether this call may use Redis. While open, one call per cool-down is let through as
+   * a probe; its outcome (reported through `record`) closes or re-opens the breaker.
+   */
+  mayCallRedis(): boolean {
+    if (!this.openedAt) return true;
+    if (this.probeInFlight || this.now() - this.openedAt < this.settings.coolDownMs) return false;
+    this.probeInFlight = true;
+    return true;
+  }
+
+  record(ms: number, ok: boolean): void {
+    const wasOpen = this.openedAt !== 0;
+    if (this.probeInFlight) {
+      this.probeInFlight = false;
+      if (ok) this.reset();
+      else this.openedAt = this.now();
+      if (wasOpen !== (this.openedAt !== 0)) this.onChange(this.state);
+      return;
+    }
+    this.samples.push({ ms, ok });
+    if (this.samples.length > WINDOW) this.samples.shift();
+    if (this.samples.length < MIN_SAMPLES) return;
+    const failures = this.samples.filter((s) => !s.ok).length;
+    if (failures / this.samples.length >= this.settings.errorRate) {
+      if (!this.openedAt) {
+        this.openedAt = this.now();
+        this.onChange('open');
+      }
+      return;
+    }
+    const sorted = this.samples.map((s) => s.ms).sort((a, b) => a - b);
+    if (sorted[Math.floor(sorted.length * 0.9)]! > this.settings.redisLatencyMs) this.shed();
+  }
+
+  stop(): void {
+    clearInterval(this.ticker);
+    this.loop.disable();
+  }
+
+  private shed(): void {
+    const wasClosed = this.state === 'closed';
+    this.sheddingUntil = this.now() + this.settings.coolDownMs;
+    if (wasClosed) this.onChange(this.state);
+  }
+
+  private reset(): void {
+    this.openedAt = 0;
+    this.samples.length = 0;
+  }
+}

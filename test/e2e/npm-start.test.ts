@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { httpClient, wsClient } from '../support/mcp-clients.js';
 
 /**
@@ -15,7 +15,6 @@ import { httpClient, wsClient } from '../support/mcp-clients.js';
  * Runs in its own state folder, database, Redis index and ports, so it touches no dev data.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DB = 'tollgate_start_test';
 let stateDir: string;
 let env: NodeJS.ProcessEnv;
 
@@ -28,7 +27,10 @@ interface Demo {
   keys: { free: string; pro: string; ultra: string };
 }
 
+let DB: string;
+
 beforeAll(async () => {
+  DB = `${inject('databaseName')}_start`;
   stateDir = await mkdtemp(join(tmpdir(), 'tollgate-start-'));
   const [port, adminPort, statusPort, temporalPort, uiPort] = await freePorts(5);
   const admin = new pg.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
@@ -45,7 +47,7 @@ beforeAll(async () => {
     TEMPORAL_UI_PORT: String(uiPort),
     DATABASE_URL: `postgres://tollgate_app@127.0.0.1:5432/${DB}`,
     DATABASE_OWNER_URL: `postgres://postgres@127.0.0.1:5432/${DB}`,
-    REDIS_URL: 'redis://127.0.0.1:6379/8',
+    REDIS_URL: inject('redisUrl'),
   };
 });
 

@@ -114,7 +114,7 @@ describe('row-level security under the application role', () => {
 });
 
 describe('migrations', () => {
-  const SCRATCH = 'tollgate_migrate_scratch';
+  const SCRATCH = `${inject('databaseName')}_migrate`;
   const adminUrl = () => {
     const u = new URL(inject('databaseOwnerUrl'));
     u.pathname = '/postgres';

@@ -16,6 +16,7 @@ import { WORKFLOWS_PATH } from '../../workers/src/tool-calls-worker.js';
  * once from the cached CLI; in-memory, headless, own port), a fresh `tollgate_test`
  * database with every migration applied, an emptied Redis database index (dev data in
  * index 0 is untouched), and the workflow bundle every in-process worker shares.
+ * `TEST_DATABASE_NAME` and `TEST_REDIS_URL` let two runs on one machine stay apart.
  */
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const TEST_DB = process.env.TEST_DATABASE_NAME ?? 'tollgate_test';
@@ -28,6 +29,8 @@ declare module 'vitest' {
     databaseUrl: string;
     redisUrl: string;
     workflowBundlePath: string;
+    /** Base name for databases tests create for themselves (`<name>_start`, `<name>_migrate`). */
+    databaseName: string;
   }
 }
 
@@ -59,6 +62,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('databaseUrl', appUrl.toString());
   project.provide('redisUrl', REDIS_URL);
   project.provide('workflowBundlePath', workflowBundlePath);
+  project.provide('databaseName', TEST_DB);
 
   return async () => {
     await temporal.stop();

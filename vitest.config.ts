@@ -10,7 +10,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{core,platform,gateway,workflows,activities,workers,scripts}/**/*.test.ts'],
+          include: ['{core,platform,gateway,workflows,activities,workers,scripts}/**/*.test.ts', 'test/unit/**/*.test.ts'],
           sequence: { groupOrder: 0 },
           testTimeout: 10_000,
         },
@@ -19,6 +19,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
           sequence: { groupOrder: 1 },
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 60_000,

@@ -56,13 +56,15 @@ const EnvSchema = z.object({
   TOLLGATE_PLAN_REFRESH: duration('5 s'),
   TOLLGATE_SHUTDOWN_GRACE: duration('10 s'),
   TOLLGATE_TRUST_PROXY: z.string().default('false'),
+  /** `off` skips admission entirely: for benchmarks measuring its cost; refused in production. */
+  TOLLGATE_ADMISSION: z.enum(['enforce', 'off']).default('enforce'),
   TOLLGATE_LEASE_TTL: duration('60 s'),
-  TOLLGATE_ADMISSION_TIMEOUT: duration('250 ms'),
+  TOLLGATE_ADMISSION_TIMEOUT: duration('1 s'),
   TOLLGATE_PREAUTH_IP_PER_MINUTE: z.coerce.number().int().min(0).default(1200),
   TOLLGATE_FALLBACK_FRACTION: z.coerce.number().min(0.01).max(1).default(0.5),
-  TOLLGATE_BREAKER_REDIS_LATENCY: duration('50 ms'),
+  TOLLGATE_BREAKER_REDIS_LATENCY: duration('100 ms'),
   TOLLGATE_BREAKER_ERROR_RATE: z.coerce.number().min(0.01).max(1).default(0.5),
-  TOLLGATE_BREAKER_LOOP_LAG: duration('250 ms'),
+  TOLLGATE_BREAKER_LOOP_LAG: duration('500 ms'),
   TOLLGATE_BREAKER_COOLDOWN: duration('2 s'),
   REDIS_CLUSTER_NODES: z.string().optional(),
   TOLLGATE_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(50),
@@ -99,6 +101,7 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
       clusterNodes: env.REDIS_CLUSTER_NODES?.split(',').map((n) => n.trim()).filter(Boolean),
     },
     admission: {
+      enforce: env.TOLLGATE_ADMISSION === 'enforce',
       leaseTtlMs: env.TOLLGATE_LEASE_TTL,
       timeoutMs: env.TOLLGATE_ADMISSION_TIMEOUT,
       preAuthIpPerMinute: env.TOLLGATE_PREAUTH_IP_PER_MINUTE,
@@ -148,7 +151,10 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // An empty variable (`PORT=` from an unset `${PORT}` in compose files) means "unset".
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ''));
-  const parsed = EnvSchema.safeParse(present);
+  const parsed = EnvSchema.refine((e) => !(e.TOLLGATE_ENV === 'production' && e.TOLLGATE_ADMISSION === 'off'), {
+    message: 'TOLLGATE_ADMISSION=off is for benchmarks and is refused when TOLLGATE_ENV=production',
+    path: ['TOLLGATE_ADMISSION'],
+  }).safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`));
   }

@@ -14,8 +14,10 @@ export interface AdmissionLevel {
   readonly scope: 'key' | 'user' | 'organization' | 'ip';
   readonly kind: LevelKind;
   readonly key: string;
+  /** bucket or quota: its field in a hash shared with other levels (absent: a key of its own). */
+  readonly field?: string;
   readonly limit: number;
-  /** bucket: refill period ms; window: window ms; quota: key TTL ms; lease: unused. */
+  /** bucket: refill period ms; window: window ms; quota: TTL ms of the quota hash; lease: unused. */
   readonly p1: number;
   /** quota: ms until the quota resets. */
   readonly p2: number;
@@ -67,41 +69,35 @@ export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): Ad
   const tier = plan.id;
   const quotaPolicy: QuotaPolicy = tier === 'free' ? 'block' : plan.quotaPolicy;
   const expensive = call.group === 'expensive';
+  const rates = redisKeys.rates(orgId, tier);
   const levels: AdmissionLevel[] = [
-    bucket('rate', 'key', redisKeys.keyRate(orgId, keyId, tier), l.perKey.perMinute),
-    bucket('rate', 'user', redisKeys.userRate(orgId, userId, tier), l.perUser.perMinute),
+    bucket('rate', 'key', rates, l.perKey.perMinute, `k:${keyId}`),
+    bucket('rate', 'user', rates, l.perUser.perMinute, `u:${userId}`),
     { reason: 'burst', scope: 'user', kind: 'window', key: redisKeys.userBurst(orgId, userId, tier, l.burst.windowMs), limit: l.burst.max, p1: l.burst.windowMs, p2: 0, policy: 'block' },
-    bucket('rate', 'organization', redisKeys.orgRate(orgId, tier), l.perOrg.perMinute),
+    bucket('rate', 'organization', rates, l.perOrg.perMinute, 'o'),
     bucket('ip', 'ip', redisKeys.ipRate(orgId, ip, tier), l.perIp.perMinute),
   ];
-  if (expensive) levels.push(bucket('rate', 'user', redisKeys.expensiveRate(orgId, userId, tier), l.expensive.perMinute));
+  if (expensive) levels.push(bucket('rate', 'user', rates, l.expensive.perMinute, `x:${userId}`));
   levels.push(lease('user', redisKeys.userLeases(orgId, userId), l.perUser.concurrent), lease('organization', redisKeys.orgLeases(orgId), l.perOrg.concurrent));
   if (expensive) levels.push(lease('user', redisKeys.expensiveLeases(orgId, userId), l.expensive.concurrent));
-  const day = (key: string, limit: number, scope: AdmissionLevel['scope']): AdmissionLevel => ({
-    reason: 'quota_daily',
+  const quotaKey = redisKeys.quotas(orgId, periods.monthId);
+  // One hash per period holds every counter; it lives until a day after the period ends.
+  const quotaTtl = periods.msToMonthEnd + DAY;
+  const quota = (reason: 'quota_daily' | 'quota_monthly', field: string, limit: number, scope: AdmissionLevel['scope']): AdmissionLevel => ({
+    reason,
     scope,
     kind: 'quota',
-    key,
+    key: quotaKey,
+    field,
     limit,
-    p1: periods.msToDayEnd + DAY,
-    p2: periods.msToDayEnd,
+    p1: quotaTtl,
+    p2: reason === 'quota_daily' ? periods.msToDayEnd : periods.msToMonthEnd,
     policy: quotaPolicy,
-    period: 'day',
+    period: reason === 'quota_daily' ? 'day' : 'month',
   });
-  const month = (key: string, limit: number, scope: AdmissionLevel['scope']): AdmissionLevel => ({
-    reason: 'quota_monthly',
-    scope,
-    kind: 'quota',
-    key,
-    limit,
-    p1: periods.msToMonthEnd + DAY,
-    p2: periods.msToMonthEnd,
-    policy: quotaPolicy,
-    period: 'month',
-  });
-  levels.push(day(redisKeys.userQuota(orgId, userId, periods.dayId), l.perUser.perDay, 'user'), day(redisKeys.orgQuota(orgId, periods.dayId), l.perOrg.perDay, 'organization'));
-  if (expensive) levels.push(day(redisKeys.expensiveQuota(orgId, userId, periods.dayId), l.expensive.perDay, 'user'));
-  levels.push(month(redisKeys.userQuota(orgId, userId, periods.monthId), l.perUser.perMonth, 'user'), month(redisKeys.orgQuota(orgId, periods.monthId), l.perOrg.perMonth, 'organization'));
+  levels.push(quota('quota_daily', `u:${userId}:${periods.dayId}`, l.perUser.perDay, 'user'), quota('quota_daily', `o:${periods.dayId}`, l.perOrg.perDay, 'organization'));
+  if (expensive) levels.push(quota('quota_daily', `x:${userId}:${periods.dayId}`, l.expensive.perDay, 'user'));
+  levels.push(quota('quota_monthly', `u:${userId}`, l.perUser.perMonth, 'user'), quota('quota_monthly', 'o', l.perOrg.perMonth, 'organization'));
   return levels;
 }
 
@@ -110,8 +106,8 @@ export function otherMethodLevels(call: Omit<CallDescription, 'group' | 'ip' | '
   return [bucket('rate', 'key', redisKeys.otherMethodsRate(call.orgId, call.keyId, call.plan.id), call.plan.limits.otherMethodsPerMinute)];
 }
 
-function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number): AdmissionLevel {
-  return { reason, scope, kind: 'bucket', key, limit: perMinute, p1: MINUTE, p2: 0, policy: 'block', period: 'minute' };
+function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number, field?: string): AdmissionLevel {
+  return { reason, scope, kind: 'bucket', key, ...(field ? { field } : {}), limit: perMinute, p1: MINUTE, p2: 0, policy: 'block', period: 'minute' };
 }
 
 function lease(scope: AdmissionLevel['scope'], key: string, limit: number): AdmissionLevel {

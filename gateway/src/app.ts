@@ -93,7 +93,9 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     metrics,
     log,
     leaseTtlMs: config.admission.leaseTtlMs,
+    enforce: config.admission.enforce,
   });
+  if (!config.admission.enforce) log.warn('ADMISSION IS OFF (TOLLGATE_ADMISSION=off): no limits are enforced; benchmarks only');
   const gate = new CallGate(admission, config.billing.upgradeUrl);
   const ipLimiter = preAuthIpGuard(new PreAuthIpLimiter(config.admission.preAuthIpPerMinute), config.billing.upgradeUrl);
   const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls), admission);
@@ -102,7 +104,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const sessions = new LegacySessions(buildServer, log, { maxSessions: 10_000, idleMs: 30 * 60_000 });
   const http = new McpHttpTransport(gate, hub, sessions, { streamAfterMs: 10_000, keepAliveMs: 15_000 });
   const webSockets = new Map<WebSocketServerTransport, string>();
-  const readiness = new Readiness({ pool, redis: deps.redis, temporal: deps.temporal.connection });
+  const readiness = new Readiness({ pool, redis: deps.redis, redisAdmission: deps.redisAdmission, temporal: deps.temporal.connection });
   const ops = new TenancyOperations(pool, deps.redis, log);
 
   const stopListening = await listenForTenancyEvents(

@@ -16,14 +16,19 @@ export interface RedisSettings {
  *   outage becomes an admission decision (per-tier policy), not a hung request.
  * - `subscriber`: a dedicated pub/sub connection (subscribed connections run nothing else).
  */
-export function createRedis(settings: RedisSettings | string, purpose: 'commands' | 'admission' | 'subscriber' = 'commands', timeoutMs = 250): Redis {
+export function createRedis(settings: RedisSettings | string, purpose: 'commands' | 'admission' | 'subscriber' = 'commands', timeoutMs = 1_000): Redis {
   const s: RedisSettings = typeof settings === 'string' ? { url: settings } : settings;
   const options: RedisOptions = {
     connectTimeout: 5_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     ...(purpose === 'admission'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs }
+      ? // Auto-pipelining sends the commands of concurrent calls in one write.
+        { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs, enableAutoPipelining: true }
       : { enableOfflineQueue: true, maxRetriesPerRequest: 1 }),
+    // A subscription made while connecting can reach Redis before ioredis's ready check
+    // (INFO), which Redis then refuses on a subscribed connection ("Connection in
+    // subscriber mode"); a pub/sub connection needs no ready check.
+    ...(purpose === 'subscriber' ? { enableReadyCheck: false } : {}),
   };
   if (s.clusterNodes?.length) {
     const nodes = s.clusterNodes.map((n) => {

@@ -20,7 +20,7 @@ type AcquireReply = [admitted: number, level: number, limit: number, remaining: 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** Keys count first (`numberOfKeys` varies per call), then keys, then ARGV. */
-    admissionAcquire(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<AcquireReply, Context>;
+    admissionAcquire(numberOfKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Result<AcquireReply, Context>;
     admissionRelease(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
     admissionRenew(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
     poolLease(poolKey: string, perSecond: number, batch: number): Result<number, Context>;
@@ -41,6 +41,8 @@ export function registerScripts<R extends RedisLike>(redis: R): R {
 export interface ScriptLevel {
   readonly kind: 'bucket' | 'window' | 'lease' | 'quota';
   readonly key: string;
+  /** quota: the counter's field in its hash. */
+  readonly field?: string;
   readonly limit: number;
   readonly p1: number;
   readonly p2: number;
@@ -58,26 +60,75 @@ export interface AcquireResult {
   readonly overQuota: number[];
 }
 
-/** One round trip: decide every level, charge all or none. */
+/** A quota counter a failed call gives back. */
+export interface QuotaRef {
+  readonly key: string;
+  readonly field: string;
+}
+
+const KIND = { bucket: 1, window: 2, lease: 3, quota: 4 } as const;
+const POLICY = { block: 1, soft: 2, overage: 3 } as const;
+
+/** Bytes per level in the packed spec: struct "<BBdddBB" (see admission-acquire.lua). */
+const LEVEL_BYTES = 28;
+
+/**
+ * One round trip: decide every level, charge all or none. Levels go to the script as one
+ * packed binary spec over the distinct keys they use: Redis reads it with struct.unpack
+ * in C, where parsing dozens of arguments (or JSON) in Lua would cost most of the budget.
+ */
 export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], leaseId: string, leaseTtlMs: number, nowMs?: number): Promise<AcquireResult> {
-  const args: Array<string | number> = [];
-  for (const l of levels) args.push(l.key);
-  args.push(nowMs === undefined ? '' : nowMs, leaseId, leaseTtlMs, levels.length);
-  for (const l of levels) args.push(l.kind, l.limit, l.p1, l.p2, l.policy);
-  const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(levels.length, ...args);
+  const keys: string[] = [];
+  const index = new Map<string, number>();
+  const fields: string[] = [];
+  const spec = Buffer.allocUnsafe(levels.length * LEVEL_BYTES);
+  levels.forEach((l, i) => {
+    let k = index.get(l.key);
+    if (k === undefined) {
+      keys.push(l.key);
+      k = keys.length;
+      index.set(l.key, k);
+    }
+    const at = i * LEVEL_BYTES;
+    spec.writeUInt8(KIND[l.kind], at);
+    spec.writeUInt8(k, at + 1);
+    spec.writeDoubleLE(l.limit, at + 2);
+    spec.writeDoubleLE(l.p1, at + 10);
+    spec.writeDoubleLE(l.p2, at + 18);
+    spec.writeUInt8(POLICY[l.policy], at + 26);
+    spec.writeUInt8(l.field === undefined ? 0 : fields.push(l.field), at + 27);
+  });
+  const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(
+    keys.length,
+    ...keys,
+    nowMs === undefined ? '' : nowMs,
+    leaseId,
+    leaseTtlMs,
+    spec,
+    ...fields,
+  );
   const overQuota: number[] = [];
   for (let i = 0; i < levels.length; i++) if (mask & (1 << i)) overQuota.push(i);
   return { admitted: admitted === 1, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota };
 }
 
-/** Ends a call: drops its leases, and refunds its quota units when it failed. */
-export async function release(redis: RedisLike, leaseKeys: readonly string[], quotaKeys: readonly string[], leaseId: string, refund: boolean): Promise<number> {
-  const keys = [...leaseKeys, ...quotaKeys];
+/**
+ * Ends a call: drops its leases (pruning expired ones) and, when it failed, refunds its
+ * quota counters. Refunds happen once: a repeated release finds no lease and refunds nothing.
+ */
+export async function release(redis: RedisLike, leaseKeys: readonly string[], refunds: readonly QuotaRef[], leaseId: string, nowMs?: number): Promise<number> {
+  const keys = [...leaseKeys];
+  const refs: Array<[number, string]> = [];
+  for (const r of refunds) {
+    let k = keys.indexOf(r.key);
+    if (k < 0) k = keys.push(r.key) - 1;
+    refs.push([k + 1, r.field]);
+  }
   if (keys.length === 0) return 0;
-  return redis.admissionRelease(keys.length, ...keys, leaseId, leaseKeys.length, refund ? '1' : '0');
+  return redis.admissionRelease(keys.length, ...keys, leaseId, leaseKeys.length, nowMs === undefined ? '' : nowMs, JSON.stringify(refs));
 }
 
-/** Extends a running call's leases; returns how many were still held. */
+/** Extends a running call's leases; returns how many were still held (expired ones are not revived). */
 export async function renew(redis: RedisLike, leaseKeys: readonly string[], leaseId: string, ttlMs: number, nowMs?: number): Promise<number> {
   if (leaseKeys.length === 0) return 0;
   return redis.admissionRenew(leaseKeys.length, ...leaseKeys, leaseId, ttlMs, nowMs === undefined ? '' : nowMs);

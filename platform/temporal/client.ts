@@ -5,12 +5,27 @@ export interface TemporalSettings {
   readonly namespace: string;
 }
 
-/** A Temporal client. `connect` fails when the frontend is unreachable, with the address in the message. */
+/**
+ * A Temporal client, checked reachable. Built with `Connection.lazy()` and a plain RPC
+ * rather than `Connection.connect()`: the latter checks through AsyncLocalStorage, which on
+ * Node 20 switches on promise hooks for the whole process (measured: ~8% of every MCP call's
+ * CPU in the gateway).
+ */
 export async function createTemporalClient(settings: TemporalSettings): Promise<{ client: Client; connection: Connection }> {
+  const connection = Connection.lazy({ address: settings.address, connectTimeout: 5_000 });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const connection = await Connection.connect({ address: settings.address, connectTimeout: 5_000 });
-    return { client: new Client({ connection, namespace: settings.namespace }), connection };
+    await Promise.race([
+      connection.workflowService.getSystemInfo({}),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
+      }),
+    ]);
   } catch (e) {
+    await connection.close().catch(() => {});
     throw new Error(`cannot reach Temporal at ${settings.address}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    clearTimeout(timer);
   }
+  return { client: new Client({ connection, namespace: settings.namespace }), connection };
 }

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Pool } from '../../platform/pg/pool.js';
+import { createPlan, loadPlans } from '../../platform/tenancy/plans-repo.js';
 import { createStaffWithToken } from '../../platform/tenancy/staff.js';
 import { modernHeaders, MODERN_META } from '../support/mcp-clients.js';
 import { spawnGateway, type GatewayProcess } from '../support/processes.js';
@@ -19,8 +20,10 @@ let staffToken: string;
 
 beforeAll(async () => {
   pool = ownerPool();
-  // A long key cache proves the invalidation, not the cache expiry, does the work.
-  [a, b] = await Promise.all([spawnGateway({ TOLLGATE_KEY_CACHE_TTL: '10 min' }), spawnGateway({ TOLLGATE_KEY_CACHE_TTL: '10 min', TOLLGATE_PLAN_REFRESH: '10 min' })]);
+  // A long key cache proves the invalidation, not the cache expiry, does the work. The
+  // polling below outruns the per-replica pre-auth IP guard, which is not under test here.
+  const common = { TOLLGATE_KEY_CACHE_TTL: '10 min', TOLLGATE_PREAUTH_IP_PER_MINUTE: '1000000' };
+  [a, b] = await Promise.all([spawnGateway(common), spawnGateway({ ...common, TOLLGATE_PLAN_REFRESH: '10 min' })]);
   staffToken = (await createStaffWithToken(pool, { email: `ops-${Date.now()}@replicas.test`, name: 'Ops', tokenName: 'replicas test' })).token;
 });
 
@@ -83,5 +86,21 @@ describe('two gateway replicas', () => {
     for (let i = 0; i < 3; i++) statuses.push((await callTextStats(b, tenant.key)).status);
     expect(statuses).toEqual([200, 200, 429]);
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('a plan created a moment ago, without an event, works at once on a replica that has not loaded it', async () => {
+    // Written straight to the database: no plans-changed event, and b's timer is 10 minutes.
+    const [pro] = (await loadPlans(pool)).filter((p) => p.id === 'pro');
+    const planId = `silent${Date.now().toString(36)}`;
+    const client = await pool.connect();
+    try {
+      await createPlan(client, { ...pro!, id: planId, name: 'Silent plan', rank: 11, allowedTools: ['text_stats'] });
+    } finally {
+      client.release();
+    }
+    const tenant = await createTenant(pool, { plan: planId });
+    const res = await callTextStats(b, tenant.key);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { result?: { isError?: boolean } }).result?.isError).toBeFalsy();
   });
 });

@@ -25,7 +25,7 @@ const port = await new Promise<number>((resolve) => {
 const cli = await ensureTemporalCli();
 const server = await startDevServer({ cli, port, headless: true });
 const config = loadConfig({ TEMPORAL_ADDRESS: server.address, TOLLGATE_TASK_QUEUE_PREFIX: 'capture-' });
-const redis = createRedis(config.redis.url);
+const redis = createRedis(config.redis);
 const worker = await createToolCallsWorker({ config, connection: await NativeConnection.connect({ address: server.address }), redis });
 const running = worker.run();
 const client = new Client({ connection: await Connection.connect({ address: server.address }) });

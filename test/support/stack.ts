@@ -59,7 +59,7 @@ export interface TestWorker {
 /** An in-process worker on the test file's task queue, using the suite's prebuilt bundle. */
 export async function startWorker(config: Config): Promise<TestWorker> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
-  const redis = createRedis(config.redis.url);
+  const redis = createRedis(config.redis);
   const worker = await createToolCallsWorker({
     config,
     connection,

@@ -21,7 +21,7 @@ Runtime.install({
   shutdownSignals: [],
 });
 
-const redis = createRedis(config.redis.url);
+const redis = createRedis(config.redis);
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 const worker = await createToolCallsWorker({ config, connection, redis });
 

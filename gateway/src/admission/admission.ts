@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type RefusalReason } from '../../../core/admission/levels.js';
-import { randomBase58 } from '../../../core/ids.js';
+import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type QuotaPeriods, type RefusalReason } from '../../../core/admission/levels.js';
+import { sequentialId } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
-import { acquire, release, renew, type RedisLike } from '../../../platform/redis/commands.js';
+import { acquire, release, renew, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { CircuitBreaker } from './circuit-breaker.js';
+import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
 import type { FallbackLimiter } from './fallback-limiter.js';
 import type { GlobalPool } from './global-pool.js';
 
@@ -22,7 +22,8 @@ export interface Permit {
   readonly principal: Principal;
   readonly mode: 'redis' | 'fallback';
   readonly leaseKeys: readonly string[];
-  readonly quotaKeys: readonly string[];
+  /** The quota counters this call charged (refunded if it fails). */
+  readonly quotas: readonly QuotaRef[];
   readonly overQuota: readonly OverQuota[];
   /** The per-key rate limit and what is left of it (RateLimit headers). */
   readonly limit: number;
@@ -56,6 +57,8 @@ export interface AdmissionDeps {
   readonly metrics: Metrics;
   readonly log: FastifyBaseLogger;
   readonly leaseTtlMs: number;
+  /** false only for benchmarks measuring admission's cost (TOLLGATE_ADMISSION=off). */
+  readonly enforce: boolean;
 }
 
 /** Tiers that fail closed (refuse) when Redis cannot decide; the others fall back in process. */
@@ -71,30 +74,33 @@ export class Admission {
 
   async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
     const { principal } = req;
+    if (!this.deps.enforce) return { ok: true, permit: this.fallbackPermit(principal, false) };
     const tier = principal.plan.id;
     const kind = req.tool ? 'tools/call' : 'other';
     const { breaker, metrics } = this.deps;
-    if (breaker.shedsFree() && FAIL_CLOSED_TIERS.has(tier)) {
+    // Open breaker: no Redis, except the one probe per cool-down (whatever its tier, so
+    // recovery never waits for paid traffic).
+    if (!breaker.mayCallRedis()) return this.withoutRedis(req, kind);
+    if (breaker.state === 'shedding' && FAIL_CLOSED_TIERS.has(tier)) {
       return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 1_000 }, tier, kind);
     }
     const levels = req.tool
-      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, calendarPeriods(Date.now()))
+      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, this.periods())
       : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
-    if (!breaker.mayCallRedis()) return this.withoutRedis(req, kind);
 
     let pooled = false;
-    const leaseId = randomBase58(16);
+    const leaseId = sequentialId('request');
     const started = performance.now();
     try {
       if (req.tool) {
         pooled = await this.deps.pool.take(tier, principal.plan.limits.globalPool.perSecond);
         if (!pooled) {
-          this.recordRedis(started, true);
+          this.recordRedis(started, 'ok');
           return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
         }
       }
       const r = await acquire(this.deps.redis, levels, leaseId, this.deps.leaseTtlMs);
-      this.recordRedis(started, true);
+      this.recordRedis(started, 'ok');
       if (!r.admitted) {
         if (pooled) this.deps.pool.giveBack(tier);
         const level = levels[r.refusingLevel]!;
@@ -115,15 +121,22 @@ export class Admission {
           principal,
           mode: 'redis',
           leaseKeys: levels.filter((l) => l.kind === 'lease').map((l) => l.key),
-          quotaKeys: levels.filter((l) => l.kind === 'quota').map((l) => l.key),
+          quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! })),
           overQuota,
           limit: r.limit,
           remaining: r.remaining,
         },
       };
     } catch (err) {
-      this.recordRedis(started, false);
       if (pooled) this.deps.pool.giveBack(tier);
+      if (isTimeout(err)) {
+        // Slow, not down: refuse this one call (it may even have been charged) rather
+        // than admit it unchecked. Timeouts make the breaker shed Free traffic.
+        this.recordRedis(started, 'timeout');
+        this.deps.log.warn({ tier }, 'admission timed out');
+        return this.refused({ code: 'SERVICE_UNAVAILABLE', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 1_000 }, tier, kind);
+      }
+      this.recordRedis(started, 'error');
       this.deps.log.warn({ err, tier }, 'admission could not reach Redis');
       return this.withoutRedis(req, kind);
     }
@@ -136,7 +149,7 @@ export class Admission {
       return;
     }
     try {
-      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotaKeys : [], permit.leaseId, outcome.failed);
+      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotas : [], permit.leaseId);
       if (released < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - released);
     } catch (err) {
       // The leases expire by themselves after their TTL; a lost refund is logged.
@@ -153,6 +166,16 @@ export class Admission {
     } catch (err) {
       this.deps.log.warn({ err }, 'lease renewal failed');
     }
+  }
+
+  private cachedPeriods: { second: number; periods: QuotaPeriods } | undefined;
+
+  /** The quota periods of now, computed once per second (they are per-day and per-month). */
+  private periods(): QuotaPeriods {
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (this.cachedPeriods?.second !== second) this.cachedPeriods = { second, periods: calendarPeriods(second * 1000) };
+    return this.cachedPeriods.periods;
   }
 
   get leaseTtlMs(): number {
@@ -183,7 +206,7 @@ export class Admission {
   }
 
   private fallbackPermit(principal: Principal, holdsSlot: boolean): Permit {
-    const base = { leaseId: '', principal, leaseKeys: [], quotaKeys: [], overQuota: [], limit: 0, remaining: 0 };
+    const base = { leaseId: '', principal, leaseKeys: [], quotas: [], overQuota: [], limit: 0, remaining: 0 };
     return holdsSlot ? { ...base, mode: 'fallback' } : { ...base, mode: 'redis' };
   }
 
@@ -193,9 +216,14 @@ export class Admission {
     return { ok: false, refusal };
   }
 
-  private recordRedis(started: number, ok: boolean): void {
+  private recordRedis(started: number, outcome: RedisOutcome): void {
     const ms = performance.now() - started;
     this.deps.metrics.admissionRedisSeconds.observe(ms / 1000);
-    this.deps.breaker.record(ms, ok);
+    this.deps.breaker.record(ms, outcome);
   }
+}
+
+/** ioredis' command timeout (`commandTimeout`), as opposed to a connection failure. */
+function isTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
 }

@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 export interface BreakerSettings {
   /** Shed Free traffic when the slowest tenth of recent admission calls take longer than this. */
   readonly redisLatencyMs: number;
-  /** Treat Redis as down when this share of recent admission calls failed. */
+  /** Treat Redis as down when this share of recent admission calls failed to connect. */
   readonly errorRate: number;
   /** Shed Free traffic when the event loop's p99 delay over the last second exceeds this. */
   readonly loopLagMs: number;
@@ -13,18 +13,25 @@ export interface BreakerSettings {
 
 export type BreakerState = 'closed' | 'shedding' | 'open';
 
+/** How an admission call to Redis went: answered, timed out (slow), or failed to connect (down). */
+export type RedisOutcome = 'ok' | 'timeout' | 'error';
+
 const WINDOW = 50;
 const MIN_SAMPLES = 10;
 
 /**
  * Protects the platform when admission itself is in trouble. `shedding` refuses Free
- * traffic before it costs anything (Redis slow, or this process's event loop lagging);
- * `open` treats Redis as down (after repeated errors): Free fails closed, Pro and Ultra go
- * through the in-process fallback. Both recover by themselves: after the cool-down one
- * call probes Redis, and success closes the breaker.
+ * traffic before it costs anything (Redis slow or timing out, or this process's event loop
+ * lagging); `open` treats Redis as down (after repeated connection failures — not
+ * timeouts: slowness must never turn into fail-open over-admission): Free fails closed,
+ * Pro and Ultra go through the in-process fallback. Both recover by themselves: after the
+ * cool-down one call probes Redis, and success closes the breaker.
  */
 export class CircuitBreaker {
-  private readonly samples: Array<{ ms: number; ok: boolean }> = [];
+  /** Recent outcomes, for the error rate (connection failures). */
+  private readonly outcomes: RedisOutcome[] = [];
+  /** Recent latencies of answered calls, for shedding; cleared when shedding starts. */
+  private readonly latencies: number[] = [];
   private openedAt = 0;
   private sheddingUntil = 0;
   private probeInFlight = false;
@@ -53,11 +60,6 @@ export class CircuitBreaker {
     return this.now() < this.sheddingUntil ? 'shedding' : 'closed';
   }
 
-  /** Whether a Free call must be refused before any work. */
-  shedsFree(): boolean {
-    return this.state !== 'closed';
-  }
-
   /**
    * Whether this call may use Redis. While open, one call per cool-down is let through as
    * a probe; its outcome (reported through `record`) closes or re-opens the breaker.
@@ -69,27 +71,35 @@ export class CircuitBreaker {
     return true;
   }
 
-  record(ms: number, ok: boolean): void {
+  record(ms: number, outcome: RedisOutcome): void {
     const wasOpen = this.openedAt !== 0;
     if (this.probeInFlight) {
       this.probeInFlight = false;
-      if (ok) this.reset();
+      if (outcome !== 'error') this.reset();
       else this.openedAt = this.now();
+      // Redis answers but slowly: the outage is over, the slowness is not.
+      if (outcome === 'timeout') this.shed();
       if (wasOpen !== (this.openedAt !== 0)) this.onChange(this.state);
       return;
     }
-    this.samples.push({ ms, ok });
-    if (this.samples.length > WINDOW) this.samples.shift();
-    if (this.samples.length < MIN_SAMPLES) return;
-    const failures = this.samples.filter((s) => !s.ok).length;
-    if (failures / this.samples.length >= this.settings.errorRate) {
+    this.outcomes.push(outcome);
+    if (this.outcomes.length > WINDOW) this.outcomes.shift();
+    if (outcome === 'ok') {
+      this.latencies.push(ms);
+      if (this.latencies.length > WINDOW) this.latencies.shift();
+    }
+    if (outcome === 'timeout') this.shed();
+    if (this.outcomes.length < MIN_SAMPLES) return;
+    const failures = this.outcomes.filter((o) => o === 'error').length;
+    if (failures / this.outcomes.length >= this.settings.errorRate) {
       if (!this.openedAt) {
         this.openedAt = this.now();
         this.onChange('open');
       }
       return;
     }
-    const sorted = this.samples.map((s) => s.ms).sort((a, b) => a - b);
+    if (this.latencies.length < MIN_SAMPLES) return;
+    const sorted = [...this.latencies].sort((a, b) => a - b);
     if (sorted[Math.floor(sorted.length * 0.9)]! > this.settings.redisLatencyMs) this.shed();
   }
 
@@ -101,11 +111,15 @@ export class CircuitBreaker {
   private shed(): void {
     const wasClosed = this.state === 'closed';
     this.sheddingUntil = this.now() + this.settings.coolDownMs;
+    // Judge the next period on fresh latencies: the slow ones that caused this must not
+    // outvote a recovered Redis after the cool-down. Connection failures are kept.
+    this.latencies.length = 0;
     if (wasClosed) this.onChange(this.state);
   }
 
   private reset(): void {
     this.openedAt = 0;
-    this.samples.length = 0;
+    this.outcomes.length = 0;
+    this.latencies.length = 0;
   }
 }

@@ -38,7 +38,7 @@ export class KeyAuthenticator {
     if (!stored || !secretMatches(parsed.secret, stored.secretHash)) throw unauthenticated();
     if (stored.revokedAt && stored.revokedAt.getTime() <= now) throw unauthenticated();
     if (stored.expiresAt && stored.expiresAt.getTime() <= now) throw unauthenticated();
-    const plan = this.plans.get(stored.planId);
+    const plan = this.plans.get(stored.planId) ?? (await this.plans.resolve(stored.planId));
     if (!plan) throw new AppError('INTERNAL', `organization ${stored.orgId} is on unknown plan ${stored.planId}`);
     this.onUse(stored.keyId);
     return {

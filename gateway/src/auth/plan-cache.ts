@@ -10,6 +10,7 @@ import { loadPlans } from '../../../platform/tenancy/plans-repo.js';
 export class PlanCache {
   private plans = new Map<string, Plan>();
   private timer: NodeJS.Timeout | undefined;
+  private reloading: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -25,12 +26,29 @@ export class PlanCache {
     this.timer.unref();
   }
 
-  async reload(): Promise<void> {
-    const plans = await loadPlans(this.pool);
-    this.plans = new Map(plans.map((p) => [p.id, p]));
+  /** Reloads every plan; concurrent callers share one query. */
+  reload(): Promise<void> {
+    this.reloading ??= loadPlans(this.pool)
+      .then((plans) => {
+        this.plans = new Map(plans.map((p) => [p.id, p]));
+      })
+      .finally(() => (this.reloading = undefined));
+    return this.reloading;
   }
 
   get(id: string): Plan | undefined {
+    return this.plans.get(id);
+  }
+
+  /**
+   * The plan `id`, reloading once when it is not held yet: a plan created a moment ago
+   * (and an organization moved onto it) must work at once on every gateway, not only
+   * after the next refresh or the plans-changed event reaches this one.
+   */
+  async resolve(id: string): Promise<Plan | undefined> {
+    const held = this.plans.get(id);
+    if (held) return held;
+    await this.reload();
     return this.plans.get(id);
   }
 

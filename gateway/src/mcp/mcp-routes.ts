@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { WebSocket } from 'ws';
 import { AppError, isAppError } from '../../../core/errors.js';
 import { newId } from '../../../core/ids.js';
+import { redactUrl } from '../../../platform/logger.js';
 import type { Principal } from '../../../core/principal.js';
 import type { KeyAuthenticator } from '../auth/key-authenticator.js';
 import { presentedCredential } from '../auth/credentials.js';
@@ -78,7 +79,7 @@ function openWebSocketSession(socket: WebSocket, request: FastifyRequest, deps: 
   });
   serveConnection(gated, deps.buildServer, gated.contextOf, request.log);
   deps.onWebSocket?.(transport, socket, principal.keyId);
-  request.log.info({ transport: 'ws' }, 'mcp websocket session opened');
+  request.log.info({ transport: 'ws', url: redactUrl(request.url) }, 'mcp websocket session opened');
   socket.once('close', (code) => request.log.info({ transport: 'ws', code }, 'mcp websocket session closed'));
 }
 

@@ -35,9 +35,10 @@ export class ToolRouter {
       // Every transport gates tools/call; reaching here ungated is a bug, not a caller error.
       throw wireError(new AppError('INTERNAL', `tools/call of ${tool.name} reached the router without admission`), exchange);
     }
-    // The call holds its concurrency leases until it ends; long calls keep them alive.
+    // The call holds its concurrency leases until it ends; a call outliving a third of the
+    // lease TTL renews them (a crashed gateway's leases then expire within one TTL).
     let failed = true;
-    const renewal = tool.mode === 'workflow' ? setInterval(() => void this.admission.renew(permit), this.admission.leaseTtlMs / 3) : undefined;
+    const renewal = setInterval(() => void this.admission.renew(permit), this.admission.leaseTtlMs / 3);
     try {
       const result = await this.run(tool, params.arguments, exchange, ctx);
       failed = result.isError === true;

@@ -1,7 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../../core/errors.js';
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * JSON bodies must be valid UTF-8: Node would otherwise replace bad bytes with U+FFFD and
@@ -16,13 +15,10 @@ export function strictUtf8Json(app: FastifyInstance): void {
       done(null, undefined);
       return;
     }
-    let text: string;
-    try {
-      text = UTF8.decode(body as Buffer);
-    } catch {
+    if (!isUtf8(body as Buffer)) {
       done(Object.assign(new AppError('INVALID_INPUT', 'the request body is not valid UTF-8'), { statusCode: 400 }), undefined);
       return;
     }
-    void parseJson(request, text, done);
+    void parseJson(request, (body as Buffer).toString('utf8'), done);
   });
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger as Logger } from 'fastify';
 import type { Principal } from '../../../core/principal.js';
+import { noop } from './noop.js';
 import { textStats } from './text-stats.js';
 
 export interface InlineToolContext {
@@ -14,4 +15,5 @@ export type InlineToolImpl = (args: never, ctx: InlineToolContext) => unknown;
 /** Implementations of the catalog's `inline` tools, by name. */
 export const INLINE_TOOLS: Readonly<Record<string, InlineToolImpl>> = {
   text_stats: textStats,
+  noop,
 };

@@ -1,9 +1,10 @@
 -- Extends a running call's concurrency leases (long calls renew while they run).
--- KEYS      lease keys
+-- KEYS      lease set keys
 -- ARGV[1]   lease id
 -- ARGV[2]   new TTL in ms from now
 -- ARGV[3]   now in ms ('' = Redis server clock)
--- returns   number of leases renewed (0 means they had already expired: capacity was lost)
+-- returns   number of leases renewed; fewer than KEYS means a lease had already expired
+--           (its capacity may have been given to another call) and was not revived.
 local now
 if ARGV[3] == '' then
   local t = redis.call('TIME')
@@ -14,7 +15,11 @@ end
 local ttl = tonumber(ARGV[2])
 local renewed = 0
 for i = 1, #KEYS do
-  renewed = renewed + redis.call('ZADD', KEYS[i], 'XX', 'CH', now + ttl, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], ttl + 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if redis.call('ZSCORE', KEYS[i], ARGV[1]) then
+    redis.call('ZADD', KEYS[i], now + ttl, ARGV[1])
+    redis.call('PEXPIRE', KEYS[i], ttl + 1000)
+    renewed = renewed + 1
+  end
 end
 return renewed

@@ -25,6 +25,13 @@ const callTextStats = (key: string, id: number) =>
     body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'text_stats', arguments: { text: 'hi' }, _meta: MODERN_META } }),
   });
 
+/** `tollgate_admission_refusals_total{reason,tier}` from the status listener's /metrics. */
+async function refusalCount(reason: string, tier: string): Promise<number> {
+  const text = await (await fetch(`${stack.statusUrl}/metrics`)).text();
+  const m = new RegExp(`^tollgate_admission_refusals_total\\{reason="${reason}",tier="${tier}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 describe('per-key calls per minute (Free: 5)', () => {
   it('refuses the sixth call within a minute with 429, Retry-After and a JSON-RPC error body', async () => {
     const free = await createTenant(pool, { plan: 'free' });
@@ -38,7 +45,21 @@ describe('per-key calls per minute (Free: 5)', () => {
     expect(body).toMatchObject({ jsonrpc: '2.0', id: 6, error: { code: -32053 } });
     expect(body.error.data).toMatchObject({ code: 'RATE_LIMITED', reason: 'rate', plan: 'free', limit: 5 });
     expect(body.error.data.retryAfterMs).toBeGreaterThan(0);
-    expect(body.error.message).toMatch(/Free allows 5 calls per minute.*upgrade/);
+    expect(body.error.data.remaining).toBe(0);
+    expect(body.error.data.upgradeUrl).toMatch(/^http/);
+    expect(body.error.message).toMatch(/^Free allows 5 calls per minute per API key; retry in \d+ s or upgrade at http/);
+    expect(res.headers.get('ratelimit-policy')).toBe('"rate";q=5;w=60');
+    expect(res.headers.get('ratelimit')).toBe(`"rate";r=0;t=${retryAfter}`);
+  });
+
+  it('logs every refusal with user, organization, tier and reason, and counts it in a metric', async () => {
+    const free = await createTenant(pool, { plan: 'free' });
+    const before = await refusalCount('rate', 'free');
+    for (let i = 1; i <= 6; i++) await callTextStats(free.key, i);
+    const logged = stack.logs.entries('mcp request refused').filter((e) => e.orgId === free.orgId);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ userId: free.userId, plan: 'free', reason: 'rate', code: 'RATE_LIMITED', method: 'tools/call' });
+    expect(await refusalCount('rate', 'free')).toBe(before + 1);
   });
 
   it('counts per key: another key of another tenant is unaffected', async () => {
@@ -57,7 +78,16 @@ describe('per-key calls per minute (Free: 5)', () => {
       const refused = await client.callTool({ name: 'text_stats', arguments: { text: 'x' } }).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(McpError);
       expect((refused as McpError).code).toBe(-32053);
-      expect((refused as McpError).data).toMatchObject({ reason: 'rate', plan: 'free', retryAfterMs: expect.any(Number) as unknown });
+      expect((refused as McpError).data).toMatchObject({
+        code: 'RATE_LIMITED',
+        reason: 'rate',
+        plan: 'free',
+        limit: 5,
+        remaining: 0,
+        retryAfterMs: expect.any(Number) as unknown,
+        upgradeUrl: expect.stringMatching(/^http/) as unknown,
+      });
+      expect((refused as McpError).message).toMatch(/Free allows 5 calls per minute per API key; retry in \d+ s or upgrade at http/);
     } finally {
       await client.close();
     }

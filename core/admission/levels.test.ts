@@ -1,0 +1,261 @@
+import { describe, expect, it } from 'vitest';
+import type { Plan, QuotaPolicy } from '../plans.js';
+import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type CallDescription } from './levels.js';
+
+const LIMITS: Plan['limits'] = {
+  perKey: { perMinute: 20 },
+  perUser: { perMinute: 21, perDay: 5_000, perMonth: 100_000, concurrent: 5 },
+  perOrg: { perMinute: 100, perDay: 25_000, perMonth: 500_000, concurrent: 20 },
+  perIp: { perMinute: 600 },
+  burst: { max: 10, windowMs: 1_000 },
+  globalPool: { perSecond: 2_000 },
+  expensive: { perMinute: 5, perDay: 500, concurrent: 2 },
+  otherMethodsPerMinute: 600,
+};
+
+const plan = (id: string, quotaPolicy: QuotaPolicy, limits: Plan['limits'] = LIMITS): Plan => ({ id, name: id, rank: 0, limits, allowedTools: null, cacheTtlSeconds: 60, quotaPolicy });
+
+const ORG = 'org_7HqTestOrganization';
+const call = (p: Plan, group: CallDescription['group'] = 'core'): CallDescription => ({
+  orgId: ORG,
+  userId: 'usr_TestUser',
+  keyId: 'key_TestKey',
+  ip: '203.0.113.7',
+  plan: p,
+  group,
+});
+
+/** 2026-11-21T15:30:00Z */
+const NOW = Date.UTC(2026, 10, 21, 15, 30);
+const PERIODS = calendarPeriods(NOW);
+const DAY = 86_400_000;
+
+/** What identifies a level in order: its kind, reason and scope. */
+const shape = (levels: readonly AdmissionLevel[]) => levels.map((l) => `${l.kind}:${l.reason}:${l.scope}`);
+
+/** One counter: a level's key, and its field for quotas (quota counters are fields of one hash). */
+const counter = (l: AdmissionLevel) => (l.field === undefined ? l.key : `${l.key} ${l.field}`);
+
+/** The quota hash of the organization for the billing period of NOW. */
+const QUOTAS = `tg:{${ORG}}:quota:m:2026-11`;
+const RATES = `tg:{${ORG}}:rl:pro:1m`;
+
+/** The substring Redis Cluster hashes: between the first `{` and the next `}`. */
+const hashTag = (key: string) => {
+  const open = key.indexOf('{');
+  const close = key.indexOf('}', open + 1);
+  return open >= 0 && close > open + 1 ? key.slice(open + 1, close) : null;
+};
+
+describe('toolCallLevels', () => {
+  it('orders a core tool call: rates (key, user, burst, org, ip), then concurrency (user, org), then daily and monthly quotas (user, org)', () => {
+    expect(shape(toolCallLevels(call(plan('pro', 'soft')), PERIODS))).toEqual([
+      'bucket:rate:key',
+      'bucket:rate:user',
+      'window:burst:user',
+      'bucket:rate:organization',
+      'bucket:ip:ip',
+      'lease:concurrency:user',
+      'lease:concurrency:organization',
+      'quota:quota_daily:user',
+      'quota:quota_daily:organization',
+      'quota:quota_monthly:user',
+      'quota:quota_monthly:organization',
+    ]);
+  });
+
+  it('an expensive tool adds exactly the expensive rate, concurrency and daily quota, each at the end of its group', () => {
+    const core = toolCallLevels(call(plan('pro', 'soft')), PERIODS);
+    const expensive = toolCallLevels(call(plan('pro', 'soft'), 'expensive'), PERIODS);
+    expect(shape(expensive)).toEqual([
+      'bucket:rate:key',
+      'bucket:rate:user',
+      'window:burst:user',
+      'bucket:rate:organization',
+      'bucket:ip:ip',
+      'bucket:rate:user',
+      'lease:concurrency:user',
+      'lease:concurrency:organization',
+      'lease:concurrency:user',
+      'quota:quota_daily:user',
+      'quota:quota_daily:organization',
+      'quota:quota_daily:user',
+      'quota:quota_monthly:user',
+      'quota:quota_monthly:organization',
+    ]);
+    const isCore = (l: AdmissionLevel) => core.some((c) => counter(c) === counter(l));
+    const added = expensive.filter((l) => !isCore(l));
+    expect(added.map((l) => [l.kind, l.key, l.field, l.limit])).toEqual([
+      ['bucket', RATES, 'x:usr_TestUser', LIMITS.expensive.perMinute],
+      ['lease', `tg:{${ORG}}:conc:exp:user:usr_TestUser`, undefined, LIMITS.expensive.concurrent],
+      ['quota', QUOTAS, `x:usr_TestUser:${PERIODS.dayId}`, LIMITS.expensive.perDay],
+    ]);
+    // Everything else is the same as for a core tool, in the same relative order.
+    expect(expensive.filter(isCore)).toEqual(core);
+  });
+
+  it('takes every limit from the plan', () => {
+    const levels = toolCallLevels(call(plan('pro', 'soft')), PERIODS);
+    expect(levels.map((l) => [l.limit, l.p1])).toEqual([
+      [LIMITS.perKey.perMinute, 60_000],
+      [LIMITS.perUser.perMinute, 60_000],
+      [LIMITS.burst.max, LIMITS.burst.windowMs],
+      [LIMITS.perOrg.perMinute, 60_000],
+      [LIMITS.perIp.perMinute, 60_000],
+      [LIMITS.perUser.concurrent, 0],
+      [LIMITS.perOrg.concurrent, 0],
+      [LIMITS.perUser.perDay, PERIODS.msToMonthEnd + DAY],
+      [LIMITS.perOrg.perDay, PERIODS.msToMonthEnd + DAY],
+      [LIMITS.perUser.perMonth, PERIODS.msToMonthEnd + DAY],
+      [LIMITS.perOrg.perMonth, PERIODS.msToMonthEnd + DAY],
+    ]);
+  });
+
+  it('quotas retry at the end of their period; their hash outlives the billing period by a day, so every counter outlives its period by a day or more', () => {
+    const quotas = toolCallLevels(call(plan('pro', 'soft'), 'expensive'), PERIODS).filter((l) => l.kind === 'quota');
+    expect(quotas.map((l) => [l.period, l.p2, l.p1])).toEqual([
+      ['day', PERIODS.msToDayEnd, PERIODS.msToMonthEnd + DAY],
+      ['day', PERIODS.msToDayEnd, PERIODS.msToMonthEnd + DAY],
+      ['day', PERIODS.msToDayEnd, PERIODS.msToMonthEnd + DAY],
+      ['month', PERIODS.msToMonthEnd, PERIODS.msToMonthEnd + DAY],
+      ['month', PERIODS.msToMonthEnd, PERIODS.msToMonthEnd + DAY],
+    ]);
+    for (const l of quotas) expect(l.p1 - l.p2, l.field).toBeGreaterThanOrEqual(DAY);
+    // On the last day of the month too (the day and the month end together).
+    const last = calendarPeriods(Date.UTC(2026, 10, 30, 23));
+    for (const l of toolCallLevels(call(plan('pro', 'soft'), 'expensive'), last).filter((q) => q.kind === 'quota')) {
+      expect(l.p1 - l.p2, l.field).toBeGreaterThanOrEqual(DAY);
+    }
+  });
+
+  it("shares the organization's hash tag on every key (one Redis Cluster slot)", () => {
+    for (const group of ['core', 'expensive'] as const) {
+      const levels = toolCallLevels({ ...call(plan('pro', 'soft'), group), ip: '2001:db8::1' }, PERIODS);
+      for (const l of levels) expect(hashTag(l.key), l.key).toBe(ORG);
+    }
+    expect(hashTag(otherMethodLevels(call(plan('pro', 'soft')))[0]!.key)).toBe(ORG);
+  });
+
+  it('counters are distinct: no two levels of one call share a counter (quotas share one hash, each with a field of its own)', () => {
+    for (const group of ['core', 'expensive'] as const) {
+      const levels = toolCallLevels(call(plan('pro', 'soft'), group), PERIODS);
+      const counters = levels.map(counter);
+      expect(new Set(counters).size).toBe(counters.length);
+      const quotas = levels.filter((l) => l.kind === 'quota');
+      const hashedRates = levels.filter((l) => l.kind === 'bucket' && l.scope !== 'ip');
+      const others = levels.filter((l) => l.kind !== 'quota' && !hashedRates.includes(l));
+      // Quotas and the bounded rate buckets carry a field in a shared hash; the rest do not.
+      for (const l of [...quotas, ...hashedRates]) expect(typeof l.field, l.key).toBe('string');
+      for (const l of others) expect(l.field, l.key).toBeUndefined();
+      // Quotas: one hash for the period; rates: one hash for the tier; other levels
+      // (the IP bucket, the burst window, the lease sets): one key each, none of them a hash.
+      expect(new Set(quotas.map((l) => l.key))).toEqual(new Set([QUOTAS]));
+      expect(new Set(hashedRates.map((l) => l.key))).toEqual(new Set([RATES]));
+      const otherKeys = others.map((l) => l.key);
+      expect(new Set(otherKeys).size).toBe(otherKeys.length);
+      expect(otherKeys).not.toContain(QUOTAS);
+      expect(otherKeys).not.toContain(RATES);
+    }
+  });
+
+  it("forces Free to 'block' even when its plan data says 'soft'", () => {
+    for (const policy of ['soft', 'overage', 'block'] as const) {
+      const quotas = toolCallLevels(call(plan('free', policy), 'expensive'), PERIODS).filter((l) => l.kind === 'quota');
+      expect(quotas).toHaveLength(5);
+      expect(quotas.every((l) => l.policy === 'block')).toBe(true);
+    }
+  });
+
+  it.each(['soft', 'overage', 'block'] as const)("Pro follows its quota policy ('%s') on quotas, and only on quotas", (policy) => {
+    const levels = toolCallLevels(call(plan('pro', policy), 'expensive'), PERIODS);
+    for (const l of levels) expect(l.policy, l.key).toBe(l.kind === 'quota' ? policy : 'block');
+  });
+
+  it('rate keys carry the tier and the window; lease keys, the quota hash and its fields carry neither tier nor window', () => {
+    const levels = toolCallLevels(call(plan('pro', 'soft'), 'expensive'), PERIODS);
+    expect(levels.filter((l) => l.kind === 'bucket' || l.kind === 'window').map((l) => [l.key, l.field])).toEqual([
+      [RATES, 'k:key_TestKey'],
+      [RATES, 'u:usr_TestUser'],
+      [`tg:{${ORG}}:burst:user:usr_TestUser:pro:1000ms`, undefined],
+      [RATES, 'o'],
+      [`tg:{${ORG}}:rl:ip:203.0.113.7:pro:1m`, undefined],
+      [RATES, 'x:usr_TestUser'],
+    ]);
+    expect(RATES).toBe(`tg:{${ORG}}:rl:pro:1m`);
+    expect(levels.filter((l) => l.kind === 'lease').map((l) => l.key)).toEqual([
+      `tg:{${ORG}}:conc:user:usr_TestUser`,
+      `tg:{${ORG}}:conc:org`,
+      `tg:{${ORG}}:conc:exp:user:usr_TestUser`,
+    ]);
+    // Quotas: the organization's hash of the billing period, one field per counter.
+    expect(levels.filter((l) => l.kind === 'quota').map((l) => [l.reason, l.scope, l.key, l.field])).toEqual([
+      ['quota_daily', 'user', QUOTAS, 'u:usr_TestUser:d:2026-11-21'],
+      ['quota_daily', 'organization', QUOTAS, 'o:d:2026-11-21'],
+      ['quota_daily', 'user', QUOTAS, 'x:usr_TestUser:d:2026-11-21'],
+      ['quota_monthly', 'user', QUOTAS, 'u:usr_TestUser'],
+      ['quota_monthly', 'organization', QUOTAS, 'o'],
+    ]);
+    for (const l of levels.filter((q) => q.kind === 'lease' || q.kind === 'quota')) {
+      for (const part of [l.key, l.field ?? '']) {
+        expect(part).not.toMatch(/pro|:1m|\d+ms/);
+      }
+    }
+  });
+
+  it('a plan change keeps quota counts and running leases, and starts fresh rate buckets', () => {
+    const free = toolCallLevels(call(plan('free', 'block')), PERIODS);
+    const pro = toolCallLevels(call(plan('pro', 'soft')), PERIODS);
+    const keysOf = (levels: readonly AdmissionLevel[], kinds: readonly string[]) => levels.filter((l) => kinds.includes(l.kind)).map(counter);
+    expect(keysOf(pro, ['quota', 'lease'])).toEqual(keysOf(free, ['quota', 'lease']));
+    expect(keysOf(pro, ['quota'])).toHaveLength(4);
+    const freeRates = keysOf(free, ['bucket', 'window']);
+    for (const k of keysOf(pro, ['bucket', 'window'])) expect(freeRates).not.toContain(k);
+  });
+
+  it('a different burst window is a different burst key', () => {
+    const a = toolCallLevels(call(plan('pro', 'soft')), PERIODS).find((l) => l.kind === 'window')!;
+    const b = toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max: 10, windowMs: 2_000 } })), PERIODS).find((l) => l.kind === 'window')!;
+    expect(a.key).not.toBe(b.key);
+    expect(b.key.endsWith(':2000ms')).toBe(true);
+  });
+});
+
+describe('otherMethodLevels', () => {
+  it('is one per-key bucket at the plan’s cheap-method rate', () => {
+    expect(otherMethodLevels(call(plan('pro', 'soft')))).toEqual([
+      { reason: 'rate', scope: 'key', kind: 'bucket', key: `tg:{${ORG}}:rl:other:key:key_TestKey:pro:1m`, limit: LIMITS.otherMethodsPerMinute, p1: 60_000, p2: 0, policy: 'block', period: 'minute' },
+    ]);
+  });
+});
+
+describe('calendarPeriods', () => {
+  const H = 3_600_000;
+
+  it('in the middle of a day', () => {
+    expect(calendarPeriods(NOW)).toEqual({ dayId: 'd:2026-11-21', msToDayEnd: 8.5 * H, monthId: 'm:2026-11', msToMonthEnd: 9 * DAY + 8.5 * H });
+  });
+
+  it('the last millisecond of a year', () => {
+    expect(calendarPeriods(Date.UTC(2026, 11, 31, 23, 59, 59, 999))).toEqual({ dayId: 'd:2026-12-31', msToDayEnd: 1, monthId: 'm:2026-12', msToMonthEnd: 1 });
+  });
+
+  it('UTC midnight starts a new day (and here a new month and year) with a whole period ahead', () => {
+    expect(calendarPeriods(Date.UTC(2027, 0, 1))).toEqual({ dayId: 'd:2027-01-01', msToDayEnd: DAY, monthId: 'm:2027-01', msToMonthEnd: 31 * DAY });
+  });
+
+  it('the end of a 30-day month', () => {
+    expect(calendarPeriods(Date.UTC(2026, 3, 30, 12))).toEqual({ dayId: 'd:2026-04-30', msToDayEnd: 12 * H, monthId: 'm:2026-04', msToMonthEnd: 12 * H });
+  });
+
+  it('a leap day is a day of February, and February of a leap year has 29 days', () => {
+    expect(calendarPeriods(Date.UTC(2028, 1, 29, 6))).toEqual({ dayId: 'd:2028-02-29', msToDayEnd: 18 * H, monthId: 'm:2028-02', msToMonthEnd: 18 * H });
+    expect(calendarPeriods(Date.UTC(2028, 1, 1)).msToMonthEnd).toBe(29 * DAY);
+    expect(calendarPeriods(Date.UTC(2027, 1, 1)).msToMonthEnd).toBe(28 * DAY);
+    expect(calendarPeriods(Date.UTC(2028, 2, 1)).dayId).toBe('d:2028-03-01');
+  });
+
+  it('one millisecond before UTC midnight is still the old day and month', () => {
+    const p = calendarPeriods(Date.UTC(2026, 5, 30, 23, 59, 59, 999));
+    expect(p).toEqual({ dayId: 'd:2026-06-30', msToDayEnd: 1, monthId: 'm:2026-06', msToMonthEnd: 1 });
+  });
+});

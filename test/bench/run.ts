@@ -1,0 +1,354 @@
+/**
+ * `npm run bench`: admission's cost and the gateway's throughput, every figure next to a
+ * baseline measured in the same run on the same machine (absolute numbers drift with the
+ * machine; ratios are what the targets are about). Not a test: it asserts nothing and
+ * prints a report (and writes it as JSON under .tollgate/bench/).
+ *
+ *  (a) Redis CPU per admission decision (INFO commandstats) and decisions/s, next to
+ *      redis-benchmark EVALSHA of a trivial script;
+ *  (b) tools/call calls/s, p50/p99 and CPU time per call (server process and Redis, read
+ *      from /proc over the measured window) over HTTP (2026-07-28 and a 2025-era session)
+ *      and WebSocket, admission on and off, next to the bare MCP SDK server with the same
+ *      tool (a server per request, and one reused session);
+ *  (c) a workflow-backed no-op against the same no-op inline.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { calendarPeriods, toolCallLevels } from '../../core/admission/levels.js';
+import { randomBase58 } from '../../core/ids.js';
+import type { Plan } from '../../core/plans.js';
+import { migrate } from '../../platform/pg/migrate.js';
+import { acquire, registerScripts } from '../../platform/redis/commands.js';
+import { createApiKey, createOrganization, createUser, provision } from '../../platform/tenancy/provisioning.js';
+import { createPool } from '../../platform/pg/pool.js';
+import { createPlan } from '../../platform/tenancy/plans-repo.js';
+import { ensureTemporalCli } from '../../scripts/lib/temporal-cli.js';
+import { startDevServer } from '../../scripts/lib/temporal-dev-server.js';
+import { uniformLimits } from '../support/plan-limits.js';
+import type { LoadResult, LoadSpec } from './load.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const DB = 'tollgate_bench';
+const PG_ADMIN = 'postgres://postgres@127.0.0.1:5432/postgres';
+const OWNER_URL = `postgres://postgres@127.0.0.1:5432/${DB}`;
+const APP_URL = `postgres://tollgate_app@127.0.0.1:5432/${DB}`;
+const REDIS_URL = 'redis://127.0.0.1:6379/14';
+const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
+const WARMUP_MS = 1_500;
+const CONCURRENCY = 32;
+const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+const children: ChildProcess[] = [];
+const LOG_DIR = join(ROOT, '.tollgate', 'bench', 'logs');
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** A load run's figures, with the CPU time each watched process spent per call (µs). */
+interface Measured extends LoadResult {
+  readonly cpuUsPerCall: Record<string, number>;
+}
+
+interface Row {
+  readonly target: string;
+  readonly transport: string;
+  readonly result: Measured;
+}
+
+const HIGH = 1_000_000_000;
+const BENCH_PLAN: Plan = {
+  id: 'bench',
+  name: 'Bench',
+  rank: 90,
+  // Every level is computed and charged; none is within reach.
+  limits: uniformLimits(HIGH),
+
+  allowedTools: ['noop', 'noop_workflow'],
+  cacheTtlSeconds: 0,
+  quotaPolicy: 'block',
+};
+
+async function main(): Promise<void> {
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: execFileSync('redis-server', ['--version']).toString().trim() };
+  say(`machine: ${JSON.stringify(machine)}`);
+  mkdirSync(LOG_DIR, { recursive: true });
+  const key = await prepareData();
+  const redisFigures = await redisCost();
+
+  const cli = await ensureTemporalCli((l) => say(l));
+  const [temporalPort] = await freePorts(1);
+  const temporal = await startDevServer({ cli, port: temporalPort!, headless: true });
+  const env = {
+    DATABASE_URL: APP_URL,
+    DATABASE_OWNER_URL: OWNER_URL,
+    REDIS_URL,
+    TEMPORAL_ADDRESS: temporal.address,
+    LOG_LEVEL: 'info',
+    TOLLGATE_PREAUTH_IP_PER_MINUTE: String(HIGH),
+    TOLLGATE_TASK_QUEUE_PREFIX: 'bench-',
+  };
+  const redisPid = await redisServerPid();
+  const rows: Row[] = [];
+  /** Drives `url` and records calls/s, latency and CPU per call of `server` (pids) and Redis. */
+  const load = async (target: string, transport: LoadSpec['mode'], url: string, server: Record<string, number>, withKey: boolean, tool = 'noop', concurrency = CONCURRENCY) => {
+    say(`${target} over ${transport}…`);
+    const result = await runLoad({ url, mode: transport, ...(withKey ? { key } : {}), tool, args: {}, concurrency, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, { ...server, redis: redisPid });
+    rows.push({ target, transport, result });
+    say(`  ${result.rps} calls/s, p50 ${result.p50} ms, p99 ${result.p99} ms, CPU µs/call ${JSON.stringify(result.cpuUsPerCall)}${result.errors ? `, ${result.errors} errors` : ''}`);
+    return result;
+  };
+
+  for (const admission of ['enforce', 'off'] as const) {
+    const gw = await startService('gateway/src/main.ts', { ...env, TOLLGATE_ADMISSION: admission }, 'gateway listening');
+    const mcp = `http://127.0.0.1:${gw.port}/mcp`;
+    const label = admission === 'enforce' ? 'gateway, admission on' : 'gateway, admission off';
+    for (const transport of ['http-modern', 'http-legacy', 'ws'] as const) await load(label, transport, mcp, { server: gw.child.pid! }, true);
+    await stop(gw.child);
+  }
+  for (const mode of ['stateless', 'session'] as const) {
+    const bare = await startBare(mode);
+    const label = mode === 'stateless' ? 'bare SDK, server per request' : 'bare SDK, one reused session';
+    await load(label, mode === 'stateless' ? 'http-modern' : 'http-legacy', `http://127.0.0.1:${bare.port}/mcp`, { server: bare.child.pid! }, false);
+    await stop(bare.child);
+  }
+
+  const gw = await startService('gateway/src/main.ts', env, 'gateway listening');
+  const worker = await startService('workers/src/tool-calls.worker.ts', env, 'worker started');
+  const mcp = `http://127.0.0.1:${gw.port}/mcp`;
+  const both = { server: gw.child.pid!, worker: worker.child.pid! };
+  await load('no-op inline (gateway)', 'http-modern', mcp, both, true, 'noop', 8);
+  await load('no-op as a workflow (gateway + worker)', 'http-modern', mcp, both, true, 'noop_workflow', 8);
+  await stop(worker.child);
+  await stop(gw.child);
+  await temporal.stop();
+
+  report(machine, redisFigures, rows);
+}
+
+/** A fresh bench database with the bench plan and one organization and key on it. */
+async function prepareData(): Promise<string> {
+  const admin = new pg.Client({ connectionString: PG_ADMIN });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB}`);
+  await admin.end();
+  await migrate(OWNER_URL);
+  const pool = createPool(OWNER_URL, { max: 2 });
+  const key = await provision(pool, async (db) => {
+    await createPlan(db, BENCH_PLAN);
+    const user = await createUser(db, { email: 'bench@tollgate.local', name: 'Bench' });
+    const orgId = await createOrganization(db, { name: 'Bench', plan: 'bench', ownerId: user.userId });
+    return (await createApiKey(db, { orgId, userId: user.userId, name: 'bench', scopes: ['mcp'] })).raw;
+  });
+  await pool.end();
+  const redis = new Redis(REDIS_URL);
+  await redis.flushdb();
+  redis.disconnect();
+  return key;
+}
+
+/**
+ * (a) Redis CPU per decision from INFO commandstats, next to a trivial EVALSHA. Each
+ * decision's leases are released afterwards, as a real call's are (lease sets stay as
+ * small as in production); releases go out as EVAL, so commandstats keeps them apart:
+ * `evalsha` is the decision, `eval` the release.
+ */
+async function redisCost() {
+  const redis = registerScripts(new Redis(REDIS_URL));
+  const releaseLua = readFileSync(join(ROOT, 'platform/redis/scripts/admission-release.lua'), 'utf8');
+  const cycle = async (i: number) => {
+    const levels = toolCallLevels({ orgId: `org_bench${i % 500}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan: BENCH_PLAN, group: 'core' }, calendarPeriods(Date.now()));
+    const lease = randomBase58(12);
+    await acquire(redis, levels, lease, 60_000);
+    const leaseKeys = levels.filter((l) => l.kind === 'lease').map((l) => l.key);
+    await redis.eval(releaseLua, leaseKeys.length, ...leaseKeys, lease, leaseKeys.length, '', '[]');
+  };
+  const run = async (n: number, batch = 50) => {
+    for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: batch }, (_, j) => cycle(i + j)));
+  };
+  await run(5_000); // warm-up: scripts cached, keys exist
+  await redis.config('RESETSTAT');
+  const decisions = 20_000;
+  const t0 = performance.now();
+  await run(decisions);
+  const perSecond = Math.round(decisions / ((performance.now() - t0) / 1000));
+  const stats = await redis.info('commandstats');
+  const decisionUs = usecPerCall(stats, 'evalsha');
+  const releaseUs = usecPerCall(stats, 'eval');
+  const sha = (await redis.script('LOAD', 'return 1')) as string;
+  await redis.config('RESETSTAT');
+  const out = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '-n', '200000', '-c', '50', '-q', 'evalsha', sha, '0']).toString();
+  const trivialRps = Number(/([\d.]+) requests per second/.exec(out.split('\r').pop() ?? out)?.[1] ?? 0);
+  const trivialUs = usecPerCall(await redis.info('commandstats'), 'evalsha');
+  redis.disconnect();
+  say(`admission decision: ${decisionUs} µs of Redis CPU (+${releaseUs} µs for the release), ${perSecond} decisions/s; trivial EVALSHA: ${trivialUs} µs, ${trivialRps} calls/s`);
+  return { decisionUs, releaseUs, decisionsPerSecond: perSecond, levels: toolCallLevels({ orgId: 'o', userId: 'u', keyId: 'k', ip: 'i', plan: BENCH_PLAN, group: 'core' }, calendarPeriods(Date.now())).length, trivialUs, trivialRps };
+}
+
+/** The pid of the Redis server the bench uses (CPU accounting reads its /proc entry). */
+async function redisServerPid(): Promise<number> {
+  const redis = new Redis(REDIS_URL);
+  const info = await redis.info('server');
+  redis.disconnect();
+  return Number(/process_id:(\d+)/.exec(info)?.[1]);
+}
+
+function usecPerCall(info: string, command: 'evalsha' | 'eval'): number {
+  return Number(new RegExp(`cmdstat_${command}:.*usec_per_call=([\\d.]+)`).exec(info)?.[1] ?? NaN);
+}
+
+function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, rows: Row[]): void {
+  const row = (target: string, transport: string) => rows.find((r) => r.target === target && r.transport === transport)?.result;
+  const rps = (target: string, transport: string) => row(target, transport)?.rps ?? NaN;
+  /** Server plus Redis CPU per call: what a call costs the machine, whatever else shares it. */
+  const cost = (target: string, transport: string) => {
+    const cpu = row(target, transport)?.cpuUsPerCall ?? {};
+    return (cpu.server ?? NaN) + (cpu.redis ?? 0);
+  };
+  const stateless = rps('bare SDK, server per request', 'http-modern');
+  const session = rps('bare SDK, one reused session', 'http-legacy');
+  const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+  const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${Math.round((a / b - 1) * 1000) / 10}%`;
+  const bestHttp = Math.max(rps('gateway, admission on', 'http-modern'), rps('gateway, admission on', 'http-legacy'));
+  const checks = [
+    [`admission decision ≤ 15 µs of Redis CPU`, `${redis.decisionUs} µs (${ratio(redis.decisionUs, redis.trivialUs)}× a trivial EVALSHA)`],
+    ...(['http-modern', 'http-legacy', 'ws'] as const).map((t) => {
+      const on = cost('gateway, admission on', t);
+      const off = cost('gateway, admission off', t);
+      return [
+        `admission adds ≤ 10% to a call's cost (${t})`,
+        `CPU ${pct(on, off)} (${on} vs ${off} µs/call, gateway + Redis); calls/s ${pct(rps('gateway, admission on', t), rps('gateway, admission off', t))}`,
+      ];
+    }),
+    [`HTTP ≥ 2× the SDK's server per request`, `${ratio(bestHttp, stateless)}× calls/s; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'http-modern'))}× cheaper`],
+    [`HTTP ≥ the SDK's reused session`, `${ratio(bestHttp, session)}× calls/s; CPU per call ${ratio(cost('bare SDK, one reused session', 'http-legacy'), cost('gateway, admission on', 'http-legacy'))}× cheaper`],
+    [`WebSocket ≥ 3× the SDK's server per request`, `${ratio(rps('gateway, admission on', 'ws'), stateless)}× calls/s; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'ws'))}× cheaper`],
+  ];
+  const lines = [
+    `machine: ${JSON.stringify(machine)}`,
+    '',
+    `| Redis (a) | µs of Redis CPU per call | calls/s |`,
+    `| --- | ---: | ---: |`,
+    `| admission decision (${redis.levels} levels, one EVALSHA) | ${redis.decisionUs} | ${redis.decisionsPerSecond} (with releases) |`,
+    `| its release at the call's end (2 lease sets) | ${redis.releaseUs} | |`,
+    `| trivial script (redis-benchmark EVALSHA) | ${redis.trivialUs} | ${redis.trivialRps} |`,
+    '',
+    `| target (b, c) | transport | calls/s | p50 ms | p99 ms | CPU µs/call: server | worker | Redis |`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    ...rows.map((r) => {
+      const cpu = r.result.cpuUsPerCall;
+      return `| ${r.target} | ${r.transport} | ${r.result.rps} | ${r.result.p50} | ${r.result.p99} | ${cpu.server ?? ''} | ${cpu.worker ?? ''} | ${cpu.redis ?? ''} |`;
+    }),
+    '',
+    `| check | measured |`,
+    `| --- | --- |`,
+    ...checks.map(([k, v]) => `| ${k} | ${v} |`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const dir = join(ROOT, '.tollgate', 'bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `results-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ machine, redis, rows }, null, 2));
+}
+
+/** CPU time (user + system) a process has used so far, in µs, from /proc (Linux). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, hence the last ')'): utime is 14th, stime 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS;
+}
+
+/**
+ * Runs the load generator and samples the CPU time of `watch` (server and Redis processes)
+ * over its measured window: CPU per call is the cost that matters on a busy host, where
+ * calls/s also depends on what else shares the cores.
+ */
+function runLoad(spec: LoadSpec, watch: Record<string, number>): Promise<Measured> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/load.ts'), JSON.stringify(spec)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const sample = () => Object.fromEntries(Object.entries(watch).map(([name, pid]) => [name, cpuMicros(pid)]));
+    let before: Record<string, number> = {};
+    let result: LoadResult | undefined;
+    let buffered = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = JSON.parse(buffered.slice(0, nl)) as LoadResult | { phase: 'recording' };
+        buffered = buffered.slice(nl + 1);
+        if ('phase' in line) before = sample();
+        else {
+          const after = sample();
+          result = line;
+          const calls = Math.max(1, line.calls + line.errors);
+          const cpuUsPerCall = Object.fromEntries(Object.keys(watch).map((name) => [name, Math.round((after[name]! - (before[name] ?? after[name]!)) / calls)]));
+          resolve({ ...line, cpuUsPerCall });
+        }
+      }
+    });
+    child.once('exit', (code) => (code === 0 && result ? undefined : reject(new Error(`load generator exited with ${code}`))));
+  });
+}
+
+/**
+ * Starts a gateway or worker with its log going to a file under .tollgate/bench/ (as a
+ * container runtime would take it), not through this process: reading every request's log
+ * line here would spend the shared cores on the bench instead of the server.
+ */
+async function startService(entry: string, env: Record<string, string>, readyLine: string): Promise<{ child: ChildProcess; port: number }> {
+  const [port, adminPort, statusPort] = await freePorts(3);
+  const logFile = join(LOG_DIR, `${entry.split('/').pop()!.replace(/\.ts$/, '')}-${port}.log`);
+  const out = openSync(logFile, 'w');
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: String(port), ADMIN_PORT: String(adminPort), STATUS_PORT: String(statusPort), HOST: '127.0.0.1' },
+    stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  children.push(child);
+  let exited: number | null | undefined;
+  child.once('exit', (code) => (exited = code));
+  const deadline = Date.now() + 60_000;
+  while (!readFileSync(logFile, 'utf8').includes(`"msg":"${readyLine}"`)) {
+    if (exited !== undefined) throw new Error(`${entry} exited with ${exited}; see ${logFile}`);
+    if (Date.now() > deadline) throw new Error(`${entry} did not log "${readyLine}" within 60 s; see ${logFile}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, port: port! };
+}
+
+async function startBare(mode: 'stateless' | 'session'): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/bare-sdk-server.ts'), mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve((JSON.parse(d.toString()) as { port: number }).port)));
+  return { child, port };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const { createServer } = await import('node:net');
+  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => {
+    const s = createServer().listen(0, '127.0.0.1', () => r(s));
+  })));
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+main()
+  .catch((e: unknown) => {
+    process.stderr.write(`[bench] failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  });

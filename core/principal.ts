@@ -1,4 +1,5 @@
 import type { KeyId, OrgId, UserId } from './ids.js';
+import type { BillingPeriod } from './admission/levels.js';
 import type { Plan } from './plans.js';
 
 export type Role = 'owner' | 'admin' | 'member';
@@ -17,6 +18,8 @@ export interface Principal {
   readonly keyPrefix: string;
   readonly scopes: readonly string[];
   readonly plan: Plan;
+  /** The organization's current billing period (its monthly quotas count over it). */
+  readonly billingPeriod?: BillingPeriod;
 }
 
 /** Who performed a change, as the audit log records it. */

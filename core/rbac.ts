@@ -15,6 +15,8 @@ export const ACCOUNT_OPERATIONS = [
   'keys.manage_own',
   'keys.manage_all',
   'audit.read',
+  'usage.read_own',
+  'usage.read_all',
 ] as const;
 export type AccountOperation = (typeof ACCOUNT_OPERATIONS)[number];
 
@@ -28,6 +30,9 @@ export const RBAC: Readonly<Record<AccountOperation, readonly Role[]>> = {
   'keys.manage_own': ['owner', 'admin', 'member'],
   'keys.manage_all': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  // Everyone sees their own calls; the organization's whole usage is for owners and admins.
+  'usage.read_own': ['owner', 'admin', 'member'],
+  'usage.read_all': ['owner', 'admin'],
 };
 
 export function can(role: Role, operation: AccountOperation): boolean {

@@ -29,6 +29,11 @@ export const redisKeys = {
   quotas: (orgId: string, periodId: string): string => `${org(orgId)}:quota:${periodId}`,
   /** A tier's global pool for one second; its own slot, leased in batches. */
   poolSecond: (tier: string, epochSecond: number): string => `tg:{pool:${tier}}:s:${epochSecond}`,
+  /**
+   * One shard of the usage stream: gateways append a record per ended call; workers read
+   * them in batches (consumer group) into Postgres. Each shard is its own slot.
+   */
+  usageStream: (shard: number): string => `tg:{usage:${shard}}:records`,
   /** Pub/sub channel on which key revocations, org changes and plan edits reach every gateway. */
   tenancyEvents: (): string => 'tg:events:tenancy',
 } as const;

@@ -67,6 +67,11 @@ const EnvSchema = z.object({
   TOLLGATE_BREAKER_LOOP_LAG: duration('500 ms'),
   TOLLGATE_BREAKER_COOLDOWN: duration('2 s'),
   REDIS_CLUSTER_NODES: z.string().optional(),
+  TOLLGATE_USAGE_SHARDS: z.coerce.number().int().min(1).max(256).default(4),
+  TOLLGATE_USAGE_CLAIM_IDLE: duration('30 s'),
+  TOLLGATE_USAGE_ROLLUP_EVERY: duration('5 min'),
+  TOLLGATE_WORKFLOW_BUNDLE: z.string().optional(),
+  TOLLGATE_WORKER_METRICS_ADDRESS: z.string().regex(/^off$|^[\w.:-]+:\d{1,5}$/, 'must be host:port, or "off"').default('0.0.0.0:9464'),
   TOLLGATE_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(50),
 });
 
@@ -121,7 +126,21 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
         billing: `${env.TOLLGATE_TASK_QUEUE_PREFIX}${TASK_QUEUES.billing}`,
       },
     },
-    worker: { maxConcurrentActivities: env.TOLLGATE_WORKER_MAX_ACTIVITIES },
+    worker: {
+      maxConcurrentActivities: env.TOLLGATE_WORKER_MAX_ACTIVITIES,
+      /** A prebuilt workflow bundle (`bundleWorkflowCode` output): workers start without bundling. */
+      workflowBundlePath: env.TOLLGATE_WORKFLOW_BUNDLE,
+      /** Where the Temporal runtime serves the worker's Prometheus metrics (`host:port`); undefined when "off". */
+      metricsAddress: env.TOLLGATE_WORKER_METRICS_ADDRESS === 'off' ? undefined : env.TOLLGATE_WORKER_METRICS_ADDRESS,
+    },
+    usage: {
+      /** Shards of the usage stream (only ever raise it: readers read every shard up to it). */
+      shards: env.TOLLGATE_USAGE_SHARDS,
+      /** A record read but not acknowledged this long (its reader died) is read again by another. */
+      claimIdleMs: env.TOLLGATE_USAGE_CLAIM_IDLE,
+      /** How often usage is rolled up per day and quota counters reconciled (a Temporal Schedule). */
+      rollupEveryMs: env.TOLLGATE_USAGE_ROLLUP_EVERY,
+    },
     stripe: {
       secretKey: env.STRIPE_SECRET_KEY,
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,

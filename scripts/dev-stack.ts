@@ -19,7 +19,7 @@ import { frontendAnswers, startDevServer, type DevServer } from './lib/temporal-
 /**
  * `npm start`: the whole platform on a laptop. Checks Postgres and Redis, builds (once)
  * and starts the Temporal dev server with its Web UI, migrates, seeds a demo tenant with
- * one key per plan, starts the gateway and a worker, and prints what to connect to.
+ * one key per plan, starts the gateway and the workers (tool calls; billing and usage), and prints what to connect to.
  * Ctrl-C stops everything it started.
  */
 const say = (line: string) => console.log(`[tollgate] ${line}`);
@@ -77,9 +77,11 @@ async function main(): Promise<void> {
   await pool.end();
   say(created.length ? `created demo keys for: ${created.join(', ')}` : 'reusing the demo keys from .tollgate/demo.json');
 
-  const env = { ...process.env, TEMPORAL_ADDRESS: temporalAddress };
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress };
   startChild('gateway', ['gateway/src/main.ts'], env);
-  startChild('worker', ['workers/src/tool-calls.worker.ts'], env);
+  startChild('worker', ['workers/src/tool-calls.worker.ts'], { ...env, TOLLGATE_WORKER_METRICS_ADDRESS: env.TOLLGATE_WORKER_METRICS_ADDRESS ?? '127.0.0.1:9464' });
+  // Both workers on one machine: the billing worker's Temporal metrics on the next port.
+  startChild('billing-worker', ['workers/src/billing.worker.ts'], { ...env, TOLLGATE_WORKER_METRICS_ADDRESS: env.TOLLGATE_BILLING_WORKER_METRICS_ADDRESS ?? '127.0.0.1:9465' });
 
   const statusUrl = `http://localhost:${config.http.statusPort}`;
   await waitForReady(`${statusUrl}/ready`, 60_000);

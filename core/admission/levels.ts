@@ -40,7 +40,7 @@ export interface QuotaPeriods {
   /** e.g. `d:2026-11-21` */
   readonly dayId: string;
   readonly msToDayEnd: number;
-  /** e.g. `m:2026-11` (the billing period once billing sets it). */
+  /** The billing period: `p:<start>` from the subscription, or the calendar month `m:2026-11`. */
   readonly monthId: string;
   readonly msToMonthEnd: number;
 }
@@ -56,6 +56,36 @@ export function calendarPeriods(now: number): QuotaPeriods {
   const iso = d.toISOString();
   return { dayId: `d:${iso.slice(0, 10)}`, msToDayEnd: dayStart + DAY - now, monthId: `m:${iso.slice(0, 7)}`, msToMonthEnd: monthEnd - now };
 }
+
+/** An organization's current billing period, as the subscription says (its quota period). */
+export interface BillingPeriod {
+  /** `p:<start, ISO 8601>`: names the period's quota hash; a new period starts from zero. */
+  readonly id: string;
+  readonly endMs: number;
+}
+
+export function billingPeriod(startMs: number, endMs: number): BillingPeriod {
+  return { id: `p:${new Date(startMs).toISOString()}`, endMs };
+}
+
+/**
+ * The periods of a call: the UTC day, and the organization's billing period when known
+ * (the calendar month otherwise). A period past its end keeps counting until the
+ * subscription workflow opens the next one; its reset hint is then a minute.
+ */
+export function quotaPeriods(now: number, period?: BillingPeriod, calendar: QuotaPeriods = calendarPeriods(now)): QuotaPeriods {
+  if (!period) return calendar;
+  return { dayId: calendar.dayId, msToDayEnd: calendar.msToDayEnd, monthId: period.id, msToMonthEnd: Math.max(MINUTE, period.endMs - now) };
+}
+
+/** Field names of the quota counters in an organization's period hash (see `redisKeys.quotas`). */
+export const quotaFields = {
+  userDay: (userId: string, dayId: string): string => `u:${userId}:${dayId}`,
+  orgDay: (dayId: string): string => `o:${dayId}`,
+  expensiveDay: (userId: string, dayId: string): string => `x:${userId}:${dayId}`,
+  userPeriod: (userId: string): string => `u:${userId}`,
+  orgPeriod: 'o',
+} as const;
 
 /**
  * Every level a tools/call must pass, in the order refusals are reported: rates first
@@ -95,9 +125,12 @@ export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): Ad
     policy: quotaPolicy,
     period: reason === 'quota_daily' ? 'day' : 'month',
   });
-  levels.push(quota('quota_daily', `u:${userId}:${periods.dayId}`, l.perUser.perDay, 'user'), quota('quota_daily', `o:${periods.dayId}`, l.perOrg.perDay, 'organization'));
-  if (expensive) levels.push(quota('quota_daily', `x:${userId}:${periods.dayId}`, l.expensive.perDay, 'user'));
-  levels.push(quota('quota_monthly', `u:${userId}`, l.perUser.perMonth, 'user'), quota('quota_monthly', 'o', l.perOrg.perMonth, 'organization'));
+  levels.push(
+    quota('quota_daily', quotaFields.userDay(userId, periods.dayId), l.perUser.perDay, 'user'),
+    quota('quota_daily', quotaFields.orgDay(periods.dayId), l.perOrg.perDay, 'organization'),
+  );
+  if (expensive) levels.push(quota('quota_daily', quotaFields.expensiveDay(userId, periods.dayId), l.expensive.perDay, 'user'));
+  levels.push(quota('quota_monthly', quotaFields.userPeriod(userId), l.perUser.perMonth, 'user'), quota('quota_monthly', quotaFields.orgPeriod, l.perOrg.perMonth, 'organization'));
   return levels;
 }
 

@@ -44,3 +44,32 @@ export const TOOL_CALL_WORKFLOW = 'toolCallWorkflow';
 
 /** Signature of the workflow, so the gateway can start it by name with types. */
 export type ToolCallWorkflow = (input: ToolCallInput) => Promise<ToolCallOutput>;
+
+/** The window of usage a maintenance run covers: ingested since `since` up to `until` (ISO). */
+export interface UsageWindow {
+  readonly since: string;
+  readonly until: string;
+}
+
+export interface UsageMaintenanceResult {
+  readonly window: UsageWindow;
+  /** Days recomputed and rollup rows written. */
+  readonly days: number;
+  readonly rows: number;
+  /** Organizations whose quota counters were checked, and counters raised to Postgres's count. */
+  readonly organizations: number;
+  readonly countersRaised: number;
+}
+
+/** Activities of the billing task queue that keep usage rolled up and quotas reconciled. */
+export interface UsageActivities {
+  /** The window since the previous run (with a margin) up to the database's now. */
+  usageWindow(): Promise<UsageWindow>;
+  rollUpUsage(window: UsageWindow): Promise<{ days: number; rows: number }>;
+  /** Raises Redis quota counters that are below what Postgres counted for the organizations with new usage. */
+  reconcileQuotas(window: UsageWindow): Promise<{ organizations: number; countersRaised: number }>;
+  /** Records that everything ingested up to `window.until` is processed. */
+  advanceUsageWatermark(window: UsageWindow): Promise<void>;
+}
+
+export const USAGE_MAINTENANCE_WORKFLOW = 'usageMaintenanceWorkflow';

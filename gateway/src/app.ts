@@ -35,10 +35,13 @@ import { InflightRequests } from './plugins/inflight.js';
 import { strictUtf8Json } from './plugins/json-body.js';
 import { withOpenApi } from './plugins/openapi.js';
 import { Readiness } from './readiness.js';
+import { trackHttpMetrics } from './observability/http-metrics.js';
 import { createMetrics } from './observability/metrics.js';
+import { TopOrgs } from './observability/top-orgs.js';
 import { statusRoutes } from './routes/status.js';
 import { ProgressHub } from './tools/progress-hub.js';
 import { WorkflowToolRunner } from './tools/workflow-tool-runner.js';
+import { UsageRecorder } from './usage/usage-recorder.js';
 
 export interface GatewayDeps {
   readonly config: Config;
@@ -96,13 +99,26 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     enforce: config.admission.enforce,
   });
   if (!config.admission.enforce) log.warn('ADMISSION IS OFF (TOLLGATE_ADMISSION=off): no limits are enforced; benchmarks only');
-  const gate = new CallGate(admission, config.billing.upgradeUrl);
+  const topOrgs = new TopOrgs(metrics.orgCallsTop);
+  const gate = new CallGate(admission, config.billing.upgradeUrl, { metrics, topOrgs });
   const ipLimiter = preAuthIpGuard(new PreAuthIpLimiter(config.admission.preAuthIpPerMinute), config.billing.upgradeUrl);
-  const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls), admission);
+  const usage = new UsageRecorder({ redis: deps.redisAdmission, pool, shards: config.usage.shards, log, metrics });
+  const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls, metrics), admission, usage, metrics);
   const buildServer: ServerBuilder = (contextOf) => createMcpServer(router, contextOf);
   const hub = new ModernHub(buildServer, log);
-  const sessions = new LegacySessions(buildServer, log, { maxSessions: 10_000, idleMs: 30 * 60_000 });
-  const http = new McpHttpTransport(gate, hub, sessions, { streamAfterMs: 10_000, keepAliveMs: 15_000 });
+  const sessions = new LegacySessions(buildServer, log, {
+    maxSessions: 10_000,
+    idleMs: 30 * 60_000,
+    onOpened: () => {
+      metrics.connectionsOpened.inc({ transport: 'http-session' });
+      metrics.openConnections.inc({ transport: 'http-session' });
+    },
+    onClosed: () => {
+      metrics.connectionsClosed.inc({ transport: 'http-session' });
+      metrics.openConnections.dec({ transport: 'http-session' });
+    },
+  });
+  const http = new McpHttpTransport(gate, hub, sessions, { streamAfterMs: 10_000, keepAliveMs: 15_000 }, metrics);
   const webSockets = new Map<WebSocketServerTransport, string>();
   const readiness = new Readiness({ pool, redis: deps.redis, redisAdmission: deps.redisAdmission, temporal: deps.temporal.connection });
   const ops = new TenancyOperations(pool, deps.redis, log);
@@ -124,6 +140,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const publicApp = createFastify(log.child({ listener: 'public' }), config.http.bodyLimitBytes, config.http.trustProxy);
   installErrorHandling(publicApp);
+  trackHttpMetrics(publicApp, 'public', metrics);
   strictUtf8Json(publicApp);
   // DNS-rebinding protection when the operator names the public hosts (the SDK's own guard).
   if (config.http.allowedHosts?.length) publicApp.addHook('onRequest', hostHeaderValidation(config.http.allowedHosts));
@@ -148,6 +165,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     buildServer,
     ipLimiter,
     ws: { pingIntervalMs: config.ws.pingIntervalMs },
+    metrics,
     onWebSocket: (t: WebSocketServerTransport, socket: WebSocket, keyId: string) => {
       webSockets.set(t, keyId);
       socket.once('close', () => webSockets.delete(t));
@@ -157,6 +175,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const adminApp = createFastify(log.child({ listener: 'admin' }), config.http.bodyLimitBytes);
   installErrorHandling(adminApp);
+  trackHttpMetrics(adminApp, 'admin', metrics);
   strictUtf8Json(adminApp);
   await withOpenApi(adminApp, {
     title: 'Tollgate admin API',
@@ -167,6 +186,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const statusApp = createFastify(log.child({ listener: 'status' }), 64 * 1024);
   installErrorHandling(statusApp);
+  trackHttpMetrics(statusApp, 'status', metrics);
   await statusApp.register(statusRoutes, { readiness, startedAt: new Date(), metrics: metrics.registry });
 
   const apps = [publicApp, adminApp, statusApp];
@@ -199,7 +219,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       stopListening();
       plans.stop();
       breaker.stop();
-      await Promise.all([keyUses.stop(), staffUses.stop()]);
+      topOrgs.stop();
+      await Promise.all([keyUses.stop(), staffUses.stop(), usage.stop()]);
     },
   };
 }

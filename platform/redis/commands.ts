@@ -13,6 +13,7 @@ const SCRIPTS = {
   admissionRelease: { lua: script('admission-release') },
   admissionRenew: { lua: script('admission-renew') },
   poolLease: { numberOfKeys: 1, lua: script('pool-lease') },
+  quotaRaise: { numberOfKeys: 1, lua: script('quota-raise') },
 } as const;
 
 type AcquireReply = [admitted: number, level: number, limit: number, remaining: number, retryAfterMs: number, overQuotaMask: number];
@@ -24,6 +25,7 @@ declare module 'ioredis' {
     admissionRelease(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
     admissionRenew(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
     poolLease(poolKey: string, perSecond: number, batch: number): Result<number, Context>;
+    quotaRaise(quotaKey: string, ttlMs: number, ...fieldCounts: Array<string | number>): Result<number, Context>;
   }
 }
 
@@ -132,4 +134,15 @@ export async function release(redis: RedisLike, leaseKeys: readonly string[], re
 export async function renew(redis: RedisLike, leaseKeys: readonly string[], leaseId: string, ttlMs: number, nowMs?: number): Promise<number> {
   if (leaseKeys.length === 0) return 0;
   return redis.admissionRenew(leaseKeys.length, ...leaseKeys, leaseId, ttlMs, nowMs === undefined ? '' : nowMs);
+}
+
+/**
+ * Raises the quota counters of one hash to at least `counts` (field → count); never lowers
+ * one. Returns how many were raised. See quota-raise.lua.
+ */
+export async function raiseQuotas(redis: RedisLike, key: string, counts: ReadonlyMap<string, number>, ttlMs: number): Promise<number> {
+  if (counts.size === 0) return 0;
+  const pairs: Array<string | number> = [];
+  for (const [field, n] of counts) pairs.push(field, n);
+  return redis.quotaRaise(key, ttlMs, ...pairs);
 }

@@ -19,6 +19,15 @@ export async function withStaff<T>(pool: Pool, fn: (db: Db) => Promise<T>): Prom
   return inTransaction(pool, "SELECT set_config('app.staff', 'on', true)", [], fn);
 }
 
+/**
+ * Runs `fn` in one transaction with visibility across organizations, for the platform's own
+ * jobs that span tenants (usage ingest and rollups, billing). Same database rights as staff;
+ * a separate name so each call site says which it is.
+ */
+export function withSystem<T>(pool: Pool, fn: (db: Db) => Promise<T>): Promise<T> {
+  return withStaff(pool, fn);
+}
+
 async function inTransaction<T>(pool: Pool, setup: string, params: unknown[], fn: (db: Db) => Promise<T>): Promise<T> {
   const db = await pool.connect();
   try {

@@ -13,6 +13,8 @@ export interface StoredKey {
   readonly revokedAt: Date | null;
   readonly role: Role;
   readonly planId: string;
+  readonly periodStart: Date;
+  readonly periodEnd: Date;
 }
 
 /**
@@ -31,7 +33,11 @@ export async function findKeyByPrefix(pool: Pool, prefix: string): Promise<Store
     revoked_at: Date | null;
     role: Role;
     plan_id: string;
-  }>('SELECT key_id AS id, org_id, user_id, prefix, secret_hash, scopes, expires_at, revoked_at, role, plan_id FROM auth_api_key($1)', [prefix]);
+    period_start: Date;
+    period_end: Date;
+  }>('SELECT key_id AS id, org_id, user_id, prefix, secret_hash, scopes, expires_at, revoked_at, role, plan_id, period_start, period_end FROM auth_api_key($1)', [
+    prefix,
+  ]);
   const r = rows[0];
   if (!r) return null;
   return {
@@ -45,5 +51,7 @@ export async function findKeyByPrefix(pool: Pool, prefix: string): Promise<Store
     revokedAt: r.revoked_at,
     role: r.role,
     planId: r.plan_id,
+    periodStart: r.period_start,
+    periodEnd: r.period_end,
   };
 }

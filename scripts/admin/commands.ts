@@ -238,6 +238,19 @@ export const COMMANDS: readonly Command[] = [
     run: async (input, { api }) => result((await api().get<show.User>(apiPath`/users`, { email: input.need('email') })).body, (out, u) => show.showUser(out, u)),
   },
 
+  // Usage
+  {
+    name: 'usage show',
+    args: ['orgId'],
+    options: { from: 'string', to: 'string', user: 'string' },
+    usage: '<orgId> [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--user <userId>]',
+    summary: "An organization's usage per day, user and tool (UTC days; the last 30 by default).",
+    run: async (input, { api }) => {
+      const query = { from: input.str('from'), to: input.str('to'), userId: input.str('user') };
+      return result((await api().get<show.Usage>(apiPath`/orgs/${input.arg('orgId')}/usage`, query)).body, (out, u) => show.showUsage(out, u));
+    },
+  },
+
   // Audit
   {
     name: 'audit list',

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Plan } from '../../core/plans.js';
-import type { AuditOut, KeyOut, MemberOut, NewKeyOut, OrgOut, RotatedKeyOut, UserOut } from '../../gateway/src/accounts/schemas.js';
+import type { AuditOut, KeyOut, MemberOut, NewKeyOut, OrgOut, RotatedKeyOut, UsageOut, UserOut } from '../../gateway/src/accounts/schemas.js';
 import { dotted, when, type Printer } from './output.js';
 
 /**
@@ -110,5 +110,17 @@ export function showAudit(out: Printer, entries: readonly AuditEntry[]): void {
   out.table(
     ['ID', 'TIME', 'ORG', 'ACTOR', 'ACTION', 'TARGET', 'REQUEST'],
     entries.map((e) => [e.id, when(e.createdAt), e.orgId ?? '-', `${e.actor.type}:${e.actor.id}`, e.action, `${e.targetType}${e.targetId ? `:${e.targetId}` : ''}`, e.requestId ?? '-']),
+  );
+}
+
+export type Usage = z.infer<typeof UsageOut>;
+
+export function showUsage(out: Printer, u: Usage): void {
+  const t = u.totals;
+  out.line(`usage ${u.from} … ${u.to} (UTC days; rollups as of ${u.asOf ? when(u.asOf) : 'never: no rollup has run yet'})`);
+  out.line(`total: ${t.calls} calls, ${t.okCalls} ok, ${t.errorCalls} failed, ${t.units} units, ${t.overageUnits} overage`);
+  out.table(
+    ['DAY', 'USER', 'TOOL', 'CALLS', 'OK', 'FAILED', 'UNITS', 'OVERAGE', 'AVG MS', 'MAX MS'],
+    u.days.map((d) => [d.day, d.userId, d.tool, String(d.calls), String(d.okCalls), String(d.errorCalls), String(d.units), String(d.overageUnits), String(d.avgLatencyMs), String(d.maxLatencyMs)]),
   );
 }

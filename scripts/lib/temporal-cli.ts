@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
-import { access, constants, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { executable } from './executables.js';
 import { CACHE_DIR } from './paths.js';
 
 /** The Temporal CLI release `go install` accepts (later ones carry a `replace` directive). */
@@ -34,14 +35,6 @@ export async function ensureTemporalCli(say: (line: string) => void = console.lo
   return binary;
 }
 
-async function executable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {

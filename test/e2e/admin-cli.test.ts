@@ -198,6 +198,17 @@ describe('two organizations built entirely through the CLI', () => {
     await expect.poll(async () => (await toolsList(a.adminKey.secret)).status, { timeout: 10_000, interval: 100 }).toBe(401);
   });
 
+  it("reports an organization's usage as JSON and as a table, and refuses a malformed date", async () => {
+    const usage = await json<{ totals: { calls: number }; days: unknown[]; from: string; to: string }>(['usage', 'show', tenants.b.org.id, '--from', '2026-01-01', '--to', '2026-01-31']);
+    expect(usage).toMatchObject({ from: '2026-01-01', to: '2026-01-31', totals: { calls: 0 }, days: [] });
+    const table = await cli(['usage', 'show', tenants.b.org.id]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/^usage \d{4}-\d{2}-\d{2} … \d{4}-\d{2}-\d{2}/);
+    const bad = await cli(['usage', 'show', tenants.b.org.id, '--from', 'yesterday']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('INVALID_INPUT');
+  });
+
   it('shows the changes in the audit log, with the staff member as actor', async () => {
     const { entries } = await json<{ entries: AuditEntry[] }>(['audit', 'list', '--org', tenants.b.org.id, '--limit', '50']);
     expect(entries.map((e) => e.action)).toEqual(expect.arrayContaining(['organization.create', 'member.add', 'key.create', 'key.revoke']));

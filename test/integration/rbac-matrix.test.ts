@@ -252,6 +252,20 @@ const OPERATIONS: Operation[] = [
     ok: 200,
     effect: async (_c, a) => expect(Array.isArray(body<{ entries: unknown[] }>(a).entries)).toBe(true),
   },
+  {
+    name: 'read their own usage',
+    needs: ['usage.read_own'],
+    request: (c) => ({ method: 'GET', path: `/v1/org/usage?userId=${c.actor.userId}` }),
+    ok: 200,
+    effect: async (_c, a) => expect(body<{ totals: { calls: number } }>(a).totals.calls).toBe(0),
+  },
+  {
+    name: "read another member's usage",
+    needs: ['usage.read_all'],
+    request: (c) => ({ method: 'GET', path: `/v1/org/usage?userId=${c.member.userId}` }),
+    ok: 200,
+    effect: async (_c, a) => expect(Array.isArray(body<{ days: unknown[] }>(a).days)).toBe(true),
+  },
 ];
 
 const ROLES: Role[] = ['owner', 'admin', 'member'];

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Pool } from '../../platform/pg/pool.js';
+import { withSystem } from '../../platform/tenancy/db-context.js';
 import { createStaffWithToken } from '../../platform/tenancy/staff.js';
+import { insertUsageRecords, rollUpUsage } from '../../platform/usage/usage-store.js';
 import { send, type Answer } from '../support/api.js';
 import {
   createIsolationTenant,
@@ -12,6 +14,7 @@ import {
   type IsolationTenant,
 } from '../support/isolation-suite.js';
 import { ownerPool, startGateway, type TestGateway } from '../support/stack.js';
+import { usageRecord } from '../support/usage.js';
 
 let stack: TestGateway;
 let pool: Pool;
@@ -114,6 +117,25 @@ describe("lists never show another organization's data", () => {
     expect(res.status).toBe(200);
     expect(ids(res, list, field).length).toBeGreaterThan(0);
     await expectNoLeak(pool, ctx.b.orgId, res.text);
+  });
+});
+
+describe('usage', () => {
+  it("A's usage shows nothing of B, even when A asks for B's user, on both APIs", async () => {
+    const rec = (org: typeof ctx.a) => usageRecord({ orgId: org.orgId, userId: org.owner.userId, keyId: org.owner.keyId }, Date.now(), { latencyMs: 5 });
+    await withSystem(pool, async (db) => {
+      await insertUsageRecords(db, [rec(ctx.a), rec(ctx.b), rec(ctx.b)]);
+      await rollUpUsage(db, new Date(Date.now() - 60_000));
+    });
+    const own = await customer(ctx.a.owner.key, 'GET', '/v1/org/usage');
+    expect(own.status).toBe(200);
+    expect((own.body as { totals: { calls: number } }).totals.calls).toBe(1);
+    const theirs = await customer(ctx.a.owner.key, 'GET', `/v1/org/usage?userId=${ctx.b.owner.userId}`);
+    expect(theirs.status).toBe(200);
+    expect((theirs.body as { days: unknown[] }).days).toEqual([]);
+    const staffView = await admin('GET', `/admin/v1/orgs/${ctx.a.orgId}/usage?userId=${ctx.b.owner.userId}`);
+    expect((staffView.body as { days: unknown[] }).days).toEqual([]);
+    for (const res of [own, theirs, staffView]) await expectNoLeak(pool, ctx.b.orgId, res.text);
   });
 });
 

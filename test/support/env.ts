@@ -19,6 +19,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     REDIS_URL: inject('redisUrl'),
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TOLLGATE_TASK_QUEUE_PREFIX: taskQueuePrefix,
+    // Worker processes of parallel tests would fight over one metrics port; tests that read it set one.
+    TOLLGATE_WORKER_METRICS_ADDRESS: 'off',
     ...overrides,
   };
 }

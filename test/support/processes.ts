@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { inject } from 'vitest';
 import { testEnv } from './env.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -68,8 +69,18 @@ export async function spawnGateway(overrides: Record<string, string> = {}): Prom
 }
 
 /** A real worker process (workers/src/tool-calls.worker.ts), resolved once it logs that it started. */
-export async function spawnWorker(overrides: Record<string, string> = {}): Promise<ChildService> {
-  const service = startChild('workers/src/tool-calls.worker.ts', { ...process.env, ...testEnv(overrides) });
+export function spawnWorker(overrides: Record<string, string> = {}): Promise<ChildService> {
+  return spawnWorkerEntry('workers/src/tool-calls.worker.ts', overrides);
+}
+
+/** A real billing worker process (usage ingestor, usage maintenance Schedule), resolved once it started. */
+export function spawnBillingWorker(overrides: Record<string, string> = {}): Promise<ChildService> {
+  return spawnWorkerEntry('workers/src/billing.worker.ts', overrides);
+}
+
+async function spawnWorkerEntry(entry: string, overrides: Record<string, string>): Promise<ChildService> {
+  // The suite's prebuilt workflow bundle: a worker process then starts in a second, not ten.
+  const service = startChild(entry, { ...process.env, ...testEnv({ TOLLGATE_WORKFLOW_BUNDLE: inject('workflowBundlePath'), ...overrides }) });
   await new Promise<void>((resolve, reject) => {
     const check = () => {
       if (service.output().includes('"msg":"worker started"')) resolve();

@@ -6,7 +6,9 @@ import { createLogger } from '../../platform/logger.js';
 import { createPool, type Pool } from '../../platform/pg/pool.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
 import { createTemporalClient } from '../../platform/temporal/client.js';
+import { createBillingWorker } from '../../workers/src/billing-worker.js';
 import { createToolCallsWorker } from '../../workers/src/tool-calls-worker.js';
+import { UsageIngestor } from '../../workers/src/usage-ingestor.js';
 import { testConfig } from './env.js';
 import { LogCapture } from './log-capture.js';
 
@@ -73,6 +75,38 @@ export async function startWorker(config: Config): Promise<TestWorker> {
       worker.shutdown();
       await running;
       await Promise.allSettled([redis.quit(), connection.close()]);
+    },
+  };
+}
+
+export interface TestBillingWorker {
+  readonly worker: Worker;
+  readonly ingestor: UsageIngestor;
+  stop(): Promise<void>;
+}
+
+/**
+ * An in-process billing worker on the test file's task queue (usage maintenance) and a
+ * usage ingestor reading the stream into the test database, as workers/src/billing.worker.ts
+ * wires them (without the Schedule: tests run maintenance when they need it).
+ */
+export async function startBillingWorker(config: Config, opts: { ingest?: boolean } = {}): Promise<TestBillingWorker> {
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const redis = createRedis(config.redis);
+  const pool = createPool(config.postgres.url, { max: 4 });
+  const log = createLogger({ service: 'billing-worker', level: 'warn', env: config.env });
+  const worker = await createBillingWorker({ config, connection, pool, redis, workflowBundle: { codePath: inject('workflowBundlePath') } });
+  const ingestor = new UsageIngestor({ redis, pool, shards: config.usage.shards, consumer: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, claimIdleMs: config.usage.claimIdleMs, log });
+  if (opts.ingest !== false) ingestor.start();
+  const running = worker.run();
+  return {
+    worker,
+    ingestor,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await ingestor.stop();
+      await Promise.allSettled([redis.quit(), pool.end(), connection.close()]);
     },
   };
 }

@@ -15,6 +15,13 @@ export interface ToolCallsWorkerDeps {
   readonly workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
+/** Where a worker gets its workflows: a given bundle, a prebuilt bundle file, or the sources (bundled at start). */
+export function workflowSource(bundle: WorkerOptions['workflowBundle'] | undefined, bundlePath: string | undefined): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> {
+  if (bundle) return { workflowBundle: bundle };
+  if (bundlePath) return { workflowBundle: { codePath: bundlePath } };
+  return { workflowsPath: WORKFLOWS_PATH };
+}
+
 /** A worker for the tool-calls task queue: the tool-call workflow and its activities. */
 export function createToolCallsWorker(deps: ToolCallsWorkerDeps): Promise<Worker> {
   const { config } = deps;
@@ -22,7 +29,7 @@ export function createToolCallsWorker(deps: ToolCallsWorkerDeps): Promise<Worker
     connection: deps.connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueues.toolCalls,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...workflowSource(deps.workflowBundle, config.worker.workflowBundlePath),
     activities: createActivities({ redis: deps.redis }),
     maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
     // Heartbeats reach the server at least this often, so cancellation is noticed quickly.

@@ -24,6 +24,8 @@ import {
   RenameOrgBody,
   RotateKeyBody,
   RotatedKeyOut,
+  UsageOut,
+  UsageQuery,
 } from './schemas.js';
 import { notFound, type OpContext, type TenancyOperations } from './tenancy-operations.js';
 
@@ -176,6 +178,28 @@ export async function accountRoutes(root: FastifyInstance, deps: AccountRouteDep
     const entries = await ops.listAudit(p.orgId, { limit: request.query.limit, ...(request.query.before ? { beforeId: request.query.before } : {}) });
     return { entries: entries.map(auditOut) };
   });
+
+  app.get(
+    '/v1/org/usage',
+    {
+      schema: {
+        tags,
+        security,
+        summary: "Usage per day, user and tool (members see their own; owners and admins anyone's)",
+        description: 'From the daily rollups, refreshed every few minutes (`asOf`). Days are UTC; the last 30 days by default.',
+        querystring: UsageQuery,
+        response: { 200: UsageOut },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request);
+      const { userId } = request.query;
+      // Without a user: the whole organization for those who may see it, your own otherwise.
+      if (userId === undefined && !can(p.role, 'usage.read_all')) return ops.usage(p.orgId, { ...request.query, userId: p.userId });
+      authorize(request, userId === p.userId ? 'usage.read_own' : 'usage.read_all');
+      return ops.usage(p.orgId, request.query);
+    },
+  );
 
   /**
    * Own keys need keys.manage_own; others' keys keys.manage_all, and an owner's keys also

@@ -31,6 +31,8 @@ import {
   RenameOrgBody,
   RotateKeyBody,
   RotatedKeyOut,
+  UsageOut,
+  UsageQuery,
   UserOut,
   userOut,
 } from './schemas.js';
@@ -130,6 +132,15 @@ export async function adminRoutes(root: FastifyInstance, deps: AdminRouteDeps): 
       await existingOrg(request.params.orgId);
       const entries = await ops.listAudit(request.params.orgId, { limit: request.query.limit, ...(request.query.before ? { beforeId: request.query.before } : {}) });
       return { entries: entries.map(auditOut) };
+    },
+  );
+
+  app.get(
+    '/admin/v1/orgs/:orgId/usage',
+    { schema: { tags, security, summary: 'Usage per day, user and tool (daily rollups; `asOf` says how fresh)', params: OrgParams, querystring: UsageQuery, response: { 200: UsageOut } } },
+    async (request) => {
+      await existingOrg(request.params.orgId);
+      return ops.usage(request.params.orgId, request.query);
     },
   );
 

@@ -42,6 +42,36 @@ export const RotateKeyBody = z.preprocess(
 export const RenameOrgBody = z.object({ name: SafeName }).strict();
 export const AuditQuery = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.string().regex(/^\d{1,18}$/).optional() }).strict();
 
+const IsoDay = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date: YYYY-MM-DD').refine((v) => !Number.isNaN(Date.parse(`${v}T00:00:00Z`)), 'must be a real date');
+/** A usage range in UTC days (both ends included); the last 30 days by default, at most 366 days. */
+export const UsageQuery = z
+  .object({ from: IsoDay.optional(), to: IsoDay.optional(), userId: idOf('user', 'user').optional() })
+  .strict()
+  .transform((q, ctx) => {
+    const to = q.to ?? new Date().toISOString().slice(0, 10);
+    const from = q.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
+    const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86_400_000;
+    if (days < 0) ctx.addIssue({ code: 'custom', message: '"from" must not be after "to"', path: ['from'] });
+    if (days > 365) ctx.addIssue({ code: 'custom', message: 'a range covers at most 366 days', path: ['from'] });
+    return { from, to, ...(q.userId ? { userId: q.userId } : {}) };
+  });
+
+const UsageCounts = {
+  calls: z.number().int(),
+  okCalls: z.number().int(),
+  errorCalls: z.number().int(),
+  units: z.number().int(),
+  overageUnits: z.number().int(),
+};
+export const UsageOut = z.object({
+  from: z.string(),
+  to: z.string(),
+  /** Rollups include every call ingested up to this time (they are refreshed every few minutes). */
+  asOf: z.string().nullable(),
+  totals: z.object(UsageCounts),
+  days: z.array(z.object({ day: z.string(), userId: z.string(), tool: z.string(), ...UsageCounts, avgLatencyMs: z.number().int(), maxLatencyMs: z.number().int() })),
+});
+
 export const CreateOrgBody = z
   .object({ name: SafeName, plan: z.string().regex(/^[a-z][a-z0-9_-]{1,31}$/).default('free'), owner: z.object({ email: Email, name: SafeName.optional() }).strict() })
   .strict();

@@ -18,6 +18,7 @@ import {
   type Organization,
 } from '../../../platform/tenancy/organizations.js';
 import { createPlan, loadPlans, updatePlan, type PlanPatch } from '../../../platform/tenancy/plans-repo.js';
+import { usageReport } from '../../../platform/usage/usage-store.js';
 import { ensureUser, findUserByEmail, getUser, type User, type UserWithMemberships } from '../../../platform/tenancy/users.js';
 
 /** Who asks, and under which request id (both land in the audit log). */
@@ -46,6 +47,7 @@ export class TenancyOperations {
   listKeys = (orgId: string, filter: { userId?: string } = {}) => this.tenant(orgId, (db) => listKeys(db, orgId, filter));
   getKey = (orgId: string, keyId: string) => this.tenant(orgId, (db) => getKey(db, orgId, keyId));
   listAudit = (orgId: string, opts: { limit: number; beforeId?: string }) => this.tenant(orgId, (db) => listAudit(db, { ...opts, orgId }));
+  usage = (orgId: string, range: { from: string; to: string; userId?: string }) => this.tenant(orgId, (db) => usageReport(db, range));
 
   // Changes within one organization.
   async renameOrganization(ctx: OpContext, orgId: string, name: string): Promise<Organization> {

@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type QuotaPeriods, type RefusalReason } from '../../../core/admission/levels.js';
+import { calendarPeriods, otherMethodLevels, quotaPeriods, toolCallLevels, type AdmissionLevel, type QuotaPeriods, type RefusalReason } from '../../../core/admission/levels.js';
 import { sequentialId } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
@@ -18,7 +18,8 @@ export interface OverQuota {
 
 /** What an admitted call holds until it ends: leases to release, quota units to refund on failure. */
 export interface Permit {
-  readonly leaseId: string;
+  /** The call's id: unique across gateways; its concurrency leases and its usage record carry it. */
+  readonly callId: string;
   readonly principal: Principal;
   readonly mode: 'redis' | 'fallback';
   readonly leaseKeys: readonly string[];
@@ -85,11 +86,11 @@ export class Admission {
       return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 1_000 }, tier, kind);
     }
     const levels = req.tool
-      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, this.periods())
+      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, this.periods(principal))
       : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
 
     let pooled = false;
-    const leaseId = sequentialId('request');
+    const callId = sequentialId('call');
     const started = performance.now();
     try {
       if (req.tool) {
@@ -99,7 +100,7 @@ export class Admission {
           return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
         }
       }
-      const r = await acquire(this.deps.redis, levels, leaseId, this.deps.leaseTtlMs);
+      const r = await acquire(this.deps.redis, levels, callId, this.deps.leaseTtlMs);
       this.recordRedis(started, 'ok');
       if (!r.admitted) {
         if (pooled) this.deps.pool.giveBack(tier);
@@ -117,7 +118,7 @@ export class Admission {
       return {
         ok: true,
         permit: {
-          leaseId,
+          callId,
           principal,
           mode: 'redis',
           leaseKeys: levels.filter((l) => l.kind === 'lease').map((l) => l.key),
@@ -149,7 +150,7 @@ export class Admission {
       return;
     }
     try {
-      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotas : [], permit.leaseId);
+      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotas : [], permit.callId);
       if (released < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - released);
     } catch (err) {
       // The leases expire by themselves after their TTL; a lost refund is logged.
@@ -161,7 +162,7 @@ export class Admission {
   async renew(permit: Permit): Promise<void> {
     if (permit.mode !== 'redis' || permit.leaseKeys.length === 0) return;
     try {
-      const held = await renew(this.deps.redis, permit.leaseKeys, permit.leaseId, this.deps.leaseTtlMs);
+      const held = await renew(this.deps.redis, permit.leaseKeys, permit.callId, this.deps.leaseTtlMs);
       if (held < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - held);
     } catch (err) {
       this.deps.log.warn({ err }, 'lease renewal failed');
@@ -170,12 +171,12 @@ export class Admission {
 
   private cachedPeriods: { second: number; periods: QuotaPeriods } | undefined;
 
-  /** The quota periods of now, computed once per second (they are per-day and per-month). */
-  private periods(): QuotaPeriods {
+  /** The caller's quota periods now (the calendar part computed once per second). */
+  private periods(principal: Principal): QuotaPeriods {
     const now = Date.now();
     const second = Math.floor(now / 1000);
     if (this.cachedPeriods?.second !== second) this.cachedPeriods = { second, periods: calendarPeriods(second * 1000) };
-    return this.cachedPeriods.periods;
+    return principal.billingPeriod ? quotaPeriods(now, principal.billingPeriod, this.cachedPeriods.periods) : this.cachedPeriods.periods;
   }
 
   get leaseTtlMs(): number {
@@ -206,7 +207,7 @@ export class Admission {
   }
 
   private fallbackPermit(principal: Principal, holdsSlot: boolean): Permit {
-    const base = { leaseId: '', principal, leaseKeys: [], quotas: [], overQuota: [], limit: 0, remaining: 0 };
+    const base = { callId: sequentialId('call'), principal, leaseKeys: [], quotas: [], overQuota: [], limit: 0, remaining: 0 };
     return holdsSlot ? { ...base, mode: 'fallback' } : { ...base, mode: 'redis' };
   }
 
@@ -219,6 +220,7 @@ export class Admission {
   private recordRedis(started: number, outcome: RedisOutcome): void {
     const ms = performance.now() - started;
     this.deps.metrics.admissionRedisSeconds.observe(ms / 1000);
+    if (outcome !== 'ok') this.deps.metrics.admissionRedisErrors.inc({ kind: outcome });
     this.deps.breaker.record(ms, outcome);
   }
 }

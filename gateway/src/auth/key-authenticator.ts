@@ -1,4 +1,5 @@
 import type { KeyId, OrgId, UserId } from '../../../core/ids.js';
+import { billingPeriod, type BillingPeriod } from '../../../core/admission/levels.js';
 import type { Principal } from '../../../core/principal.js';
 import { AppError } from '../../../core/errors.js';
 import type { Pool } from '../../../platform/pg/pool.js';
@@ -7,7 +8,7 @@ import { findKeyByPrefix, type StoredKey } from '../../../platform/tenancy/key-l
 import type { PlanCache } from './plan-cache.js';
 
 interface CacheEntry {
-  readonly key: StoredKey | null;
+  readonly key: (StoredKey & { readonly period: BillingPeriod }) | null;
   readonly loadedAt: number;
 }
 
@@ -19,7 +20,7 @@ interface CacheEntry {
  */
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
-  private readonly inflight = new Map<string, Promise<StoredKey | null>>();
+  private readonly inflight = new Map<string, Promise<CacheEntry['key']>>();
 
   constructor(
     private readonly pool: Pool,
@@ -49,6 +50,7 @@ export class KeyAuthenticator {
       keyPrefix: stored.prefix,
       scopes: stored.scopes,
       plan,
+      billingPeriod: stored.period,
     };
   }
 
@@ -62,12 +64,14 @@ export class KeyAuthenticator {
     }
   }
 
-  private async lookup(prefix: string, now: number): Promise<StoredKey | null> {
+  private async lookup(prefix: string, now: number): Promise<CacheEntry['key']> {
     const hit = this.cache.get(prefix);
     if (hit && now - hit.loadedAt < this.ttlMs) return hit.key;
     let pending = this.inflight.get(prefix);
     if (!pending) {
       pending = findKeyByPrefix(this.pool, prefix)
+        // The period's id is computed once per lookup, not per call.
+        .then((k) => (k ? { ...k, period: billingPeriod(k.periodStart.getTime(), k.periodEnd.getTime()) } : null))
         .catch((err: unknown) => {
           throw new AppError('UPSTREAM_UNAVAILABLE', 'the key store is unavailable', {}, { cause: err });
         })

@@ -4,6 +4,8 @@ import { planAllowsTool } from '../../../core/plans.js';
 import type { Principal } from '../../../core/principal.js';
 import { findTool } from '../../../core/tools/catalog.js';
 import type { Admission, Refusal } from '../admission/admission.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TopOrgs } from '../observability/top-orgs.js';
 import type { AdmittedCall } from './exchange-context.js';
 
 export type GateOutcome = { readonly ok: true; readonly admitted?: AdmittedCall } | { readonly ok: false; readonly error: AppError };
@@ -32,6 +34,7 @@ export class CallGate {
   constructor(
     private readonly admission: Admission,
     private readonly upgradeUrl: string,
+    private readonly observe: { readonly metrics?: Metrics; readonly topOrgs?: TopOrgs } = {},
   ) {}
 
   async check(request: GateRequest, principal: Principal, ip: string): Promise<GateOutcome> {
@@ -42,7 +45,9 @@ export class CallGate {
     const name = (request.params as { name?: unknown } | undefined)?.name;
     const tool = typeof name === 'string' ? findTool(name) : undefined;
     if (!tool) return { ok: true };
+    this.observe.topOrgs?.note(principal.orgId);
     if (!planAllowsTool(principal.plan, tool)) {
+      this.refusedCall(principal, tool.name);
       return {
         ok: false,
         error: new AppError('TOOL_NOT_IN_PLAN', `the ${principal.plan.name} plan does not include the tool "${tool.name}"; upgrade at ${this.upgradeUrl}`, {
@@ -53,8 +58,15 @@ export class CallGate {
       };
     }
     const decision = await this.admission.admit({ principal, ip, tool });
-    if (!decision.ok) return { ok: false, error: this.refusal(decision.refusal, principal, tool.group === 'expensive' ? 'calls of expensive tools' : 'calls') };
+    if (!decision.ok) {
+      this.refusedCall(principal, tool.name);
+      return { ok: false, error: this.refusal(decision.refusal, principal, tool.group === 'expensive' ? 'calls of expensive tools' : 'calls') };
+    }
     return { ok: true, admitted: { tool, permit: decision.permit } };
+  }
+
+  private refusedCall(principal: Principal, tool: string): void {
+    this.observe.metrics?.mcpCalls.inc({ tier: principal.plan.id, tool, outcome: 'refused' });
   }
 
   /** A refusal a person or an agent can act on: what the limit is, when to retry, where to upgrade. */

@@ -14,6 +14,8 @@ import type { ExchangeContext } from './exchange-context.js';
 import type { ExchangeMux, ExchangeSink } from './exchange-mux.js';
 import { HttpExchangeWriter, responseModes, type WriterTiming } from './http-exchange-writer.js';
 import type { LegacySessions, ModernHub } from './mcp-connections.js';
+import { countMcpRequest, handshakeReason } from '../observability/mcp-metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 import { errorResponse, httpStatusOf, retryAfterSeconds } from './to-wire-error.js';
 
 const SESSION_HEADER = 'mcp-session-id';
@@ -33,6 +35,7 @@ export class McpHttpTransport {
     private readonly hub: ModernHub,
     private readonly sessions: LegacySessions,
     private readonly timing: WriterTiming,
+    private readonly metrics?: Metrics,
   ) {}
 
   async post(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
@@ -45,6 +48,9 @@ export class McpHttpTransport {
       body,
     });
     if (outcome.kind === 'reject') {
+      if ((body as { method?: unknown } | null)?.method === 'initialize' && this.metrics) {
+        this.metrics.handshakeFailures.inc({ transport: 'http', reason: /version/i.test(outcome.message) ? 'unsupported_version' : 'bad_request' });
+      }
       return reply.code(outcome.httpStatus).send({
         jsonrpc: '2.0',
         id: echoId(body),
@@ -135,11 +141,20 @@ export class McpHttpTransport {
   ): Promise<FastifyReply> {
     const context = contextOf(request);
     const outcome = await this.gate.check(message, context.principal, context.ip);
-    if (!outcome.ok) return this.refuse(request, reply, message, outcome.error, headers);
+    if (!outcome.ok) {
+      this.count(message, context, false);
+      if (era === 'initialize') this.metrics?.handshakeFailures.inc({ transport: 'http', reason: handshakeReason(outcome.error.code, httpStatusOf(outcome.error)) });
+      return this.refuse(request, reply, message, outcome.error, headers);
+    }
     const writer = new HttpExchangeWriter(reply, responseModes(request.headers.accept), headers, this.timing);
-    const sink: ExchangeSink = onEnd
-      ? { related: (m) => writer.related(m), end: (r) => (writer.end(r), onEnd(r)) }
-      : writer;
+    const sink: ExchangeSink = {
+      related: (m) => writer.related(m),
+      end: (r) => {
+        this.count(message, context, !('error' in r));
+        writer.end(r);
+        onEnd?.(r);
+      },
+    };
     const id = mux.request(message, outcome.admitted ? { ...context, admitted: outcome.admitted } : context, sink);
     reply.raw.on('close', () => {
       if (writer.isFinished || id === undefined) return;
@@ -155,13 +170,22 @@ export class McpHttpTransport {
     const answers = await Promise.all(
       requests.map(async (message) => {
         const outcome = await this.gate.check(message, context.principal, context.ip);
-        if (!outcome.ok) return errorResponse(message.id, outcome.error, context.requestId);
-        return new Promise<JSONRPCResponse | JSONRPCErrorResponse>((resolve) => {
+        if (!outcome.ok) {
+          this.count(message, context, false);
+          return errorResponse(message.id, outcome.error, context.requestId);
+        }
+        const answer = await new Promise<JSONRPCResponse | JSONRPCErrorResponse>((resolve) => {
           mux.request(message, outcome.admitted ? { ...context, admitted: outcome.admitted } : context, { related: () => {}, end: resolve });
         });
+        this.count(message, context, !('error' in answer));
+        return answer;
       }),
     );
     return reply.code(200).header(SESSION_HEADER, sessionId).send(answers);
+  }
+
+  private count(message: JSONRPCRequest, context: ExchangeContext, ok: boolean): void {
+    if (this.metrics) countMcpRequest(this.metrics, 'http', message.method, context.principal.plan.id, ok);
   }
 
   private refuse(request: FastifyRequest, reply: FastifyReply, message: JSONRPCRequest, error: AppError, headers: Record<string, string>): FastifyReply {

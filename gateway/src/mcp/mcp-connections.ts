@@ -78,7 +78,13 @@ export class LegacySessions {
   constructor(
     private readonly build: ServerBuilder,
     private readonly log: Logger,
-    private readonly opts: { maxSessions: number; idleMs: number },
+    private readonly opts: {
+      maxSessions: number;
+      idleMs: number;
+      /** Told when a session opens and when it goes away (however it ends), for metrics. */
+      onOpened?: () => void;
+      onClosed?: () => void;
+    },
   ) {
     this.sweeper = setInterval(() => this.sweep(Date.now()), Math.min(60_000, opts.idleMs));
     this.sweeper.unref();
@@ -101,13 +107,14 @@ export class LegacySessions {
       mux,
       lastUsedAt: Date.now(),
       close: async () => {
-        this.sessions.delete(id);
+        this.remove(id);
         await serving.close();
       },
     };
     mux.unrelated = (message) => session.standalone?.send(message);
-    mux.whenClosed(() => this.sessions.delete(id));
+    mux.whenClosed(() => this.remove(id));
     this.sessions.set(id, session);
+    this.opts.onOpened?.();
     return session;
   }
 
@@ -132,6 +139,10 @@ export class LegacySessions {
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
     await Promise.all([...this.sessions.values()].map((s) => s.close()));
+  }
+
+  private remove(id: string): void {
+    if (this.sessions.delete(id)) this.opts.onClosed?.();
   }
 
   private sweep(now: number): void {

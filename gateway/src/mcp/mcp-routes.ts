@@ -12,6 +12,8 @@ import type { McpHttpTransport } from './http-transport.js';
 import { serveConnection, type ServerBuilder } from './mcp-connections.js';
 import { errorResponse, httpStatusOf, retryAfterSeconds } from './to-wire-error.js';
 import { WebSocketServerTransport } from './ws-transport.js';
+import { countMcpRequest, handshakeReason } from '../observability/mcp-metrics.js';
+import type { Metrics } from '../observability/metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +32,7 @@ export interface McpRouteDeps {
   readonly ipLimiter?: { check(ip: string): void };
   /** Tracks open WebSocket sessions (for drain and status). */
   readonly onWebSocket?: (transport: WebSocketServerTransport, socket: WebSocket, keyId: string) => void;
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -50,7 +53,7 @@ export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promi
     reply.log = log;
   });
 
-  app.setErrorHandler((error: FastifyError, request, reply) => sendMcpError(error, request, reply));
+  app.setErrorHandler((error: FastifyError, request, reply) => sendMcpError(error, request, reply, deps.metrics));
 
   app.route({
     method: 'GET',
@@ -73,14 +76,26 @@ function openWebSocketSession(socket: WebSocket, request: FastifyRequest, deps: 
   const principal = request.principal!;
   // Everything below attaches its handlers synchronously: frames may already be arriving.
   const transport = new WebSocketServerTransport(socket, { pingIntervalMs: deps.ws.pingIntervalMs });
-  const gated = new GatedTransport(transport, deps.gate, (message) => {
-    const requestId = newId('request');
-    return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws', ip: request.ip };
-  });
+  const { metrics } = deps;
+  const gated = new GatedTransport(
+    transport,
+    deps.gate,
+    (message) => {
+      const requestId = newId('request');
+      return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws', ip: request.ip };
+    },
+    metrics ? (method, ok) => countMcpRequest(metrics, 'ws', method, principal.plan.id, ok) : undefined,
+  );
   serveConnection(gated, deps.buildServer, gated.contextOf, request.log);
   deps.onWebSocket?.(transport, socket, principal.keyId);
+  metrics?.connectionsOpened.inc({ transport: 'ws' });
+  metrics?.openConnections.inc({ transport: 'ws' });
   request.log.info({ transport: 'ws', url: redactUrl(request.url) }, 'mcp websocket session opened');
-  socket.once('close', (code) => request.log.info({ transport: 'ws', code }, 'mcp websocket session closed'));
+  socket.once('close', (code) => {
+    metrics?.connectionsClosed.inc({ transport: 'ws' });
+    metrics?.openConnections.dec({ transport: 'ws' });
+    request.log.info({ transport: 'ws', code }, 'mcp websocket session closed');
+  });
 }
 
 function isUpgrade(request: FastifyRequest): boolean {
@@ -88,9 +103,11 @@ function isUpgrade(request: FastifyRequest): boolean {
 }
 
 /** Errors on /mcp: a JSON-RPC error body with the matching HTTP status. */
-function sendMcpError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+function sendMcpError(error: FastifyError, request: FastifyRequest, reply: FastifyReply, metrics?: Metrics): FastifyReply {
   const appError = isAppError(error) ? error : fromFastifyError(error);
   const status = httpStatusOf(appError);
+  // A refused upgrade, or a request refused before MCP (key, scope, IP flood, malformed body).
+  metrics?.handshakeFailures.inc({ transport: isUpgrade(request) ? 'ws' : 'http', reason: handshakeReason(appError.code, status) });
   if (status >= 500) request.log.error({ err: error }, 'mcp request failed');
   else request.log.info({ code: appError.code }, 'mcp request rejected');
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="tollgate", error="invalid_token"');

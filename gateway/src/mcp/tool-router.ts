@@ -1,13 +1,16 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ServerContext, type Tool } from '@modelcontextprotocol/server';
-import { AppError, isAppError, publicMessage } from '../../../core/errors.js';
+import { AppError, ERRORS, isAppError, publicMessage } from '../../../core/errors.js';
 import { planAllowsTool } from '../../../core/plans.js';
 import type { Principal } from '../../../core/principal.js';
 import { findTool, TOOL_CATALOG } from '../../../core/tools/catalog.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
+import { unitsFor, type UsageOutcome } from '../../../core/usage.js';
 import { INLINE_TOOLS } from '../tools/inline-tools.js';
 import { toolDescriptor } from '../tools/tool-descriptor.js';
 import type { WorkflowToolRunner } from '../tools/workflow-tool-runner.js';
-import type { Admission, OverQuota } from '../admission/admission.js';
+import type { Admission, Permit } from '../admission/admission.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { UsageRecorder } from '../usage/usage-recorder.js';
 import type { ExchangeContext } from './exchange-context.js';
 import { toWireError } from './to-wire-error.js';
 
@@ -21,6 +24,8 @@ export class ToolRouter {
   constructor(
     private readonly workflows: WorkflowToolRunner,
     private readonly admission: Admission,
+    private readonly usage: UsageRecorder,
+    private readonly metrics: Metrics,
   ) {}
 
   list(principal: Principal): Tool[] {
@@ -35,33 +40,67 @@ export class ToolRouter {
       // Every transport gates tools/call; reaching here ungated is a bug, not a caller error.
       throw wireError(new AppError('INTERNAL', `tools/call of ${tool.name} reached the router without admission`), exchange);
     }
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    this.metrics.inflightCalls.inc();
     // The call holds its concurrency leases until it ends; a call outliving a third of the
     // lease TTL renews them (a crashed gateway's leases then expire within one TTL).
-    let failed = true;
     const renewal = setInterval(() => void this.admission.renew(permit), this.admission.leaseTtlMs / 3);
+    let outcome: UsageOutcome = 'failed';
     try {
-      const result = await this.run(tool, params.arguments, exchange, ctx);
-      failed = result.isError === true;
-      return withQuotaNotice(result, permit.overQuota);
+      const ran = await this.run(tool, params.arguments, exchange, ctx);
+      outcome = ran.outcome;
+      return withCallMeta(ran.result, permit);
+    } catch (err) {
+      if (err instanceof ProtocolError && (err.data as { code?: string } | undefined)?.code === 'CANCELLED') outcome = 'cancelled';
+      throw err;
     } finally {
       clearInterval(renewal);
-      void this.admission.release(permit, { failed });
+      this.metrics.inflightCalls.dec();
+      const latencyMs = Math.round(performance.now() - t0);
+      const tier = permit.principal.plan.id;
+      this.metrics.mcpCalls.inc({ tier, tool: tool.name, outcome });
+      this.metrics.mcpCallDuration.observe({ tier, tool: tool.name }, latencyMs / 1000);
+      void this.admission.release(permit, { failed: outcome !== 'ok' });
+      // Durable before the caller sees the result: a call whose answer was delivered is counted.
+      await this.usage.record({
+        callId: permit.callId,
+        requestId: exchange.requestId,
+        orgId: permit.principal.orgId,
+        userId: permit.principal.userId,
+        keyId: permit.principal.keyId,
+        tool: tool.name,
+        tier,
+        outcome,
+        units: unitsFor(outcome),
+        overage: permit.overQuota.some((o) => o.policy === 'overage'),
+        cacheHit: false,
+        latencyMs,
+        transport: exchange.transport,
+        startedAt,
+        endedAt: startedAt + latencyMs,
+      });
     }
   }
 
-  private async run(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
+  /**
+   * Runs the tool: an `isError` result for bad arguments or a failure the tool reports
+   * (`tool_error`), or for an unexpected failure (`failed`); cancellation is thrown.
+   */
+  private async run(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<{ result: CallToolResult; outcome: UsageOutcome }> {
     const parsed = tool.input.safeParse(args ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(arguments)'}: ${i.message}`).join('; ');
-      return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${tool.name}: ${issues}` }] };
+      return { outcome: 'tool_error', result: { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${tool.name}: ${issues}` }] } };
     }
     try {
-      if (tool.mode === 'workflow') return await this.workflows.run(tool, parsed.data, exchange, ctx);
-      return await this.runInline(tool, parsed.data, exchange, ctx);
+      const result = tool.mode === 'workflow' ? await this.workflows.run(tool, parsed.data, exchange, ctx) : await this.runInline(tool, parsed.data, exchange, ctx);
+      return { result, outcome: result.isError ? 'tool_error' : 'ok' };
     } catch (err) {
       if (isAppError(err) && err.code === 'CANCELLED') throw wireError(err, exchange);
       if (!isAppError(err)) exchange.log.error({ err, tool: tool.name }, 'tool failed');
-      return { isError: true, content: [{ type: 'text', text: `The tool "${tool.name}" failed: ${publicMessage(err)}` }] };
+      const outcome: UsageOutcome = isAppError(err) && ERRORS[err.code].http < 500 ? 'tool_error' : 'failed';
+      return { outcome, result: { isError: true, content: [{ type: 'text', text: `The tool "${tool.name}" failed: ${publicMessage(err)}` }] } };
     }
   }
 
@@ -78,21 +117,24 @@ export class ToolRouter {
 }
 
 /**
- * A call admitted past a quota (soft or overage policy) says so in the result's `_meta`,
- * so clients and agents can warn their users before the bill or the hard stop.
+ * Every result names its call (`_meta["io.tollgate/callId"]`: the id of its usage record, for
+ * support and billing questions). A call admitted past a quota (soft or overage policy)
+ * says so too, so clients and agents can warn their users before the bill or the hard stop.
  */
-function withQuotaNotice(result: CallToolResult, over: readonly OverQuota[]): CallToolResult {
-  if (over.length === 0) return result;
-  const notices = over.map((o) => ({
-    reason: o.reason,
-    policy: o.policy,
-    limit: o.limit,
-    message:
-      o.policy === 'overage'
-        ? `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: this call is billed as overage`
-        : `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: calls are still allowed, but consider upgrading`,
-  }));
-  return { ...result, _meta: { ...result._meta, 'io.tollgate/quota': notices } };
+function withCallMeta(result: CallToolResult, permit: Permit): CallToolResult {
+  const meta: Record<string, unknown> = { ...result._meta, 'io.tollgate/callId': permit.callId };
+  if (permit.overQuota.length > 0) {
+    meta['io.tollgate/quota'] = permit.overQuota.map((o) => ({
+      reason: o.reason,
+      policy: o.policy,
+      limit: o.limit,
+      message:
+        o.policy === 'overage'
+          ? `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: this call is billed as overage`
+          : `past the ${o.reason === 'quota_daily' ? 'daily' : 'monthly'} quota of ${o.limit}: calls are still allowed, but consider upgrading`,
+    }));
+  }
+  return { ...result, _meta: meta };
 }
 
 function wireError(err: AppError, exchange: ExchangeContext): ProtocolError {

@@ -8,6 +8,7 @@ import { SA } from '../../../core/temporal/search-attributes.js';
 import { progressChannel, workflowIds } from '../../../core/temporal/workflow-ids.js';
 import { TOOL_CALL_WORKFLOW, type ToolCallInput, type ToolCallOutput, type ToolCallWorkflow } from '../../../core/temporal/contracts.js';
 import type { ExchangeContext } from '../mcp/exchange-context.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { ProgressHub } from './progress-hub.js';
 
 /**
@@ -22,6 +23,7 @@ export class WorkflowToolRunner {
     private readonly temporal: Client,
     private readonly progress: ProgressHub,
     private readonly taskQueue: string,
+    private readonly metrics?: Metrics,
   ) {}
 
   async run(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
@@ -60,6 +62,7 @@ export class WorkflowToolRunner {
         memo: { requestId: exchange.requestId },
       });
       exchange.log.info({ workflowId, tool: tool.name }, 'tool workflow started');
+      this.metrics?.workflowStarts.inc({ tool: tool.name });
       onAbort = () => {
         if (options.onDisconnect === 'cancel') {
           handle.cancel().catch((err: unknown) => exchange.log.warn({ err, workflowId }, 'workflow cancel failed'));
@@ -97,6 +100,7 @@ export class WorkflowToolRunner {
   private failure(err: unknown, tool: ToolDefinition, workflowId: string, exchange: ExchangeContext): CallToolResult {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
+      this.metrics?.workflowFailures.inc({ tool: tool.name, reason: failureReason(cause) });
       if (cause instanceof CancelledFailure) throw new AppError('CANCELLED', 'the call was cancelled', { workflowId });
       const app = applicationFailureOf(cause);
       const code = app?.type && app.type in ERRORS ? (app.type as ErrorCode) : undefined;
@@ -112,6 +116,13 @@ export class WorkflowToolRunner {
     }
     throw err;
   }
+}
+
+function failureReason(cause: unknown): 'failed' | 'timeout' | 'cancelled' | 'terminated' {
+  if (cause instanceof CancelledFailure) return 'cancelled';
+  if (cause instanceof TimeoutFailure) return 'timeout';
+  if (cause instanceof TerminatedFailure) return 'terminated';
+  return 'failed';
 }
 
 /** The ApplicationFailure an activity threw, however deep in the failure chain it sits. */

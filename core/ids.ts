@@ -17,6 +17,8 @@ const PREFIXES = {
   staffToken: 'stt',
   plan: 'pln',
   audit: 'aud',
+  /** A plan change (the subscription workflow's Update id). */
+  change: 'chg',
 } as const;
 
 export type IdKind = keyof typeof PREFIXES;
@@ -27,7 +29,8 @@ export type KeyId = Id<'key'>;
 export type RequestId = Id<'request'>;
 export type CallId = Id<'call'>;
 
-const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+/** The id alphabet: no 0, O, I or l. */
+export const BASE58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 
 /**
  * `length` base58 characters from Web Crypto (present in Node 20+). Bytes of 232 and above

@@ -66,6 +66,11 @@ export const Plan = z
     cacheTtlSeconds: z.number().int().min(0).max(86_400),
     /** What happens when a quota runs out: Free is always `block`. */
     quotaPolicy: QuotaPolicy,
+    /** The Stripe price a subscription to this plan bills (none: not billed through Stripe, like Free). */
+    stripePriceId: z
+      .string()
+      .regex(/^[A-Za-z0-9_]{3,255}$/)
+      .nullish(),
   })
   .strict();
 export type Plan = z.infer<typeof Plan>;

@@ -38,7 +38,30 @@ describe('loadConfig', () => {
     expect(config.redis.url).toBe('redis://127.0.0.1:6379');
     expect(config.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default' });
     expect(config.worker.maxConcurrentActivities).toBe(50);
-    expect(config.stripe).toEqual({ secretKey: undefined, webhookSecret: undefined, apiBase: undefined });
+    expect(config.stripe).toEqual({ secretKey: undefined, webhookSecret: undefined, apiBase: undefined, meterEventName: 'tollgate_overage_units' });
+    // Without a Stripe key billing runs locally: plans change without charges.
+    expect(config.billing).toMatchObject({ mode: 'local', period: '1 month', graceMs: 7 * 86_400_000, sweepEveryMs: 60_000, planChangeWaitMs: 10_000 });
+    // No collector named: tracing is off.
+    expect(config.tracing).toEqual({ endpoint: undefined, serviceName: undefined, sampleRatio: 1 });
+  });
+
+  it('turns tracing on with an OTLP endpoint, the traces URL winning over the base URL', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing.endpoint).toBe('http://collector:4318/v1/traces');
+    const config = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces.internal/otlp/v1/traces',
+      OTEL_SERVICE_NAME: 'tollgate-eu',
+      TOLLGATE_TRACE_SAMPLE_RATIO: '0.25',
+    });
+    expect(config.tracing).toEqual({ endpoint: 'http://traces.internal/otlp/v1/traces', serviceName: 'tollgate-eu', sampleRatio: 0.25 });
+    expect(() => loadConfig({ TOLLGATE_TRACE_SAMPLE_RATIO: '2' })).toThrow(/TOLLGATE_TRACE_SAMPLE_RATIO/);
+  });
+
+  it('reads the billing settings, and refuses a period Postgres would not understand', () => {
+    const config = loadConfig({ STRIPE_SECRET_KEY: 'sk_test_x', TOLLGATE_BILLING_PERIOD: '5 seconds', TOLLGATE_SUBSCRIPTION_SWEEP_EVERY: 'off', TOLLGATE_BILLING_SETTLE: '1 s' });
+    expect(config.billing).toMatchObject({ mode: 'stripe', period: '5 seconds', sweepEveryMs: null, settleMs: 1000 });
+    expect(() => loadConfig({ TOLLGATE_BILLING_PERIOD: "1 month'; DROP TABLE plans; --" })).toThrow(/TOLLGATE_BILLING_PERIOD/);
+    expect(() => loadConfig({ TOLLGATE_SUBSCRIPTION_SWEEP_EVERY: 'sometimes' })).toThrow(/TOLLGATE_SUBSCRIPTION_SWEEP_EVERY/);
   });
 
   it('reads and converts the values it is given', () => {

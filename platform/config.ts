@@ -7,18 +7,21 @@ import { TASK_QUEUES } from '../core/temporal/task-queues.js';
  * at start-up; a bad environment fails with the list of all problems at once.
  */
 const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
-const duration = (fallback: string) =>
+const toMs = (v: string, ctx: z.RefinementCtx): number => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+};
+const duration = (fallback: string) => z.string().default(fallback).transform(toMs);
+/** A duration, or `off` (null): the feature does not run. */
+const durationOrOff = (fallback: string) =>
   z
     .string()
     .default(fallback)
-    .transform((v, ctx) => {
-      try {
-        return parseDuration(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
+    .transform((v, ctx) => (v === 'off' ? null : toMs(v, ctx)));
 const bytes = (fallback: number) => z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(fallback);
 const url = (fallback: string) => z.url().default(fallback);
 const optionalSecret = z
@@ -45,6 +48,23 @@ const EnvSchema = z.object({
   STRIPE_SECRET_KEY: optionalSecret,
   STRIPE_WEBHOOK_SECRET: optionalSecret,
   STRIPE_API_BASE: z.url().optional(),
+  /** The Stripe Billing meter that overage units are reported to (its `event_name`). */
+  STRIPE_METER_EVENT_NAME: z.string().regex(/^[A-Za-z0-9_.-]{1,100}$/).default('tollgate_overage_units'),
+  /** A billing period's length, as a Postgres interval: '1 month' (default), '30 days', or seconds in tests. */
+  TOLLGATE_BILLING_PERIOD: z
+    .string()
+    .regex(/^\d{1,4} (second|minute|hour|day|week|month|year)s?$/, "must be '<n> <unit>', e.g. '1 month', '30 days', '5 seconds'")
+    .default('1 month'),
+  /** After a failed payment, how long an organization keeps its paid plan before moving to Free. */
+  TOLLGATE_BILLING_GRACE: duration('7 d'),
+  /** How long after a period's end its overage is reported: calls that ended just before it are ingested by then. */
+  TOLLGATE_BILLING_SETTLE: duration('2 min'),
+  /** How long one billing activity (a Stripe call, a period close) may run before Temporal retries it elsewhere. */
+  TOLLGATE_BILLING_ACTIVITY_TIMEOUT: duration('1 min'),
+  /** How often organizations without a subscription workflow get one (a Temporal Schedule); `off`: never. */
+  TOLLGATE_SUBSCRIPTION_SWEEP_EVERY: durationOrOff('1 min'),
+  /** How long the admin API waits for a plan change's outcome before answering 202 with a handle. */
+  TOLLGATE_PLAN_CHANGE_WAIT: duration('10 s'),
   TOLLGATE_PUBLIC_URL: z.url().optional(),
   TOLLGATE_UPGRADE_URL: z.url().optional(),
   TOLLGATE_ALLOWED_HOSTS: z.string().optional(),
@@ -73,6 +93,14 @@ const EnvSchema = z.object({
   TOLLGATE_WORKFLOW_BUNDLE: z.string().optional(),
   TOLLGATE_WORKER_METRICS_ADDRESS: z.string().regex(/^off$|^[\w.:-]+:\d{1,5}$/, 'must be host:port, or "off"').default('0.0.0.0:9464'),
   TOLLGATE_WORKER_MAX_ACTIVITIES: z.coerce.number().int().min(1).max(1000).default(50),
+  /** OTLP/HTTP collector base URL (`/v1/traces` is appended, as the OpenTelemetry spec says); unset: tracing is off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  /** The full traces URL, when the collector serves it elsewhere; wins over OTEL_EXPORTER_OTLP_ENDPOINT. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  /** Overrides the per-process service name (tollgate-gateway, tollgate-worker, tollgate-billing-worker). */
+  OTEL_SERVICE_NAME: z.string().max(100).optional(),
+  /** Share of new traces kept (0..1); a trace started upstream keeps its caller's decision. */
+  TOLLGATE_TRACE_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
 });
 
 function buildConfig(env: z.output<typeof EnvSchema>) {
@@ -98,7 +126,18 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
       pingIntervalMs: env.TOLLGATE_WS_PING_INTERVAL,
     },
     auth: { keyCacheTtlMs: env.TOLLGATE_KEY_CACHE_TTL, lastUsedFlushMs: env.TOLLGATE_LAST_USED_FLUSH, planRefreshMs: env.TOLLGATE_PLAN_REFRESH },
-    billing: { upgradeUrl: env.TOLLGATE_UPGRADE_URL ?? `${publicUrl}/upgrade` },
+    billing: {
+      upgradeUrl: env.TOLLGATE_UPGRADE_URL ?? `${publicUrl}/upgrade`,
+      /** Postgres interval: each new period is this long. */
+      period: env.TOLLGATE_BILLING_PERIOD,
+      graceMs: env.TOLLGATE_BILLING_GRACE,
+      settleMs: env.TOLLGATE_BILLING_SETTLE,
+      activityTimeoutMs: env.TOLLGATE_BILLING_ACTIVITY_TIMEOUT,
+      sweepEveryMs: env.TOLLGATE_SUBSCRIPTION_SWEEP_EVERY,
+      planChangeWaitMs: env.TOLLGATE_PLAN_CHANGE_WAIT,
+      /** Without a Stripe secret key, plans change without charges (local mode). */
+      mode: env.STRIPE_SECRET_KEY ? ('stripe' as const) : ('local' as const),
+    },
     postgres: { url: env.DATABASE_URL, ownerUrl: env.DATABASE_OWNER_URL, poolMax: env.DATABASE_POOL_MAX },
     redis: {
       url: env.REDIS_URL,
@@ -141,10 +180,18 @@ function buildConfig(env: z.output<typeof EnvSchema>) {
       /** How often usage is rolled up per day and quota counters reconciled (a Temporal Schedule). */
       rollupEveryMs: env.TOLLGATE_USAGE_ROLLUP_EVERY,
     },
+    tracing: {
+      /** Where spans go (OTLP/HTTP, JSON); undefined: tracing is off, no SDK is started. */
+      endpoint: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (env.OTEL_EXPORTER_OTLP_ENDPOINT ? `${env.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces` : undefined),
+      /** undefined: each process names itself. */
+      serviceName: env.OTEL_SERVICE_NAME,
+      sampleRatio: env.TOLLGATE_TRACE_SAMPLE_RATIO,
+    },
     stripe: {
       secretKey: env.STRIPE_SECRET_KEY,
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       apiBase: env.STRIPE_API_BASE,
+      meterEventName: env.STRIPE_METER_EVENT_NAME,
     },
   };
 }

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
+import { VERSION } from './version.js';
 
 /**
  * Paths pino replaces with "[redacted]", at the top level and one level down. Raw API
@@ -36,7 +37,7 @@ export interface LoggerSettings {
 export function createLogger(settings: LoggerSettings, destination?: pino.DestinationStream): Logger {
   const options: LoggerOptions = {
     level: settings.level,
-    base: { service: settings.service, version: settings.version ?? '0.1.0', env: settings.env ?? 'development' },
+    base: { service: settings.service, version: settings.version ?? VERSION, env: settings.env ?? 'development' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -103,6 +103,7 @@ async function main(): Promise<void> {
     Status                 ${facts.statusUrl}/ready
     Admin                  ${facts.adminUrl}
     Temporal Web           ${facts.temporalWebUrl}
+    Billing                ${config.billing.mode === 'local' ? 'local mode: plans change without charges (set STRIPE_SECRET_KEY to bill through Stripe)' : `Stripe (${config.stripe.apiBase ?? 'api.stripe.com'})`}
 
   Demo API keys (send as "Authorization: Bearer <key>"):
     free   ${keys.free}

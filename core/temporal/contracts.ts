@@ -19,7 +19,30 @@ export interface ToolCallInput {
     readonly heartbeatMs: number;
     readonly maxAttempts: number;
   };
+  /**
+   * The call's admission and metering, handed to the workflow so they follow the work rather
+   * than the gateway that started it: the activity renews the concurrency leases while it
+   * runs, and the workflow releases them (refunding the quota unless the call succeeded)
+   * and writes the usage record when it ends. Absent in runs started before this existed.
+   */
+  readonly settlement?: CallSettlement;
 }
+
+export interface CallSettlement {
+  /** Concurrency leases held under the call id; null when admission ran in process (Redis down). */
+  readonly lease: { readonly keys: readonly string[]; readonly ttlMs: number; readonly quotas: readonly { readonly key: string; readonly field: string }[] } | null;
+  /** The usage record's fixed part; outcome, units and times are set when the call ends. */
+  readonly usage: {
+    readonly tier: string;
+    readonly overage: boolean;
+    readonly transport: 'http' | 'ws';
+    /** Epoch milliseconds, when the gateway admitted the call. */
+    readonly startedAt: number;
+  };
+}
+
+/** How a call ended, as the usage record says it. */
+export type CallOutcome = 'ok' | 'tool_error' | 'failed' | 'cancelled';
 
 /** What a workflow tool returns: MCP `CallToolResult` content in plain JSON. */
 export interface ToolCallOutput {
@@ -36,8 +59,10 @@ export interface ToolProgress {
 
 /** Activities of the tool-calls task queue. */
 export interface ToolCallActivities {
-  /** Runs the tool's implementation with heartbeats, checkpoints and progress. */
+  /** Runs the tool's implementation with heartbeats, checkpoints and progress (renewing the call's leases). */
   runWorkflowTool(input: ToolCallInput): Promise<ToolCallOutput>;
+  /** Releases the call's leases (refunding its quota unless it succeeded) and records its usage, once. */
+  settleToolCall(input: { call: ToolCallInput; outcome: CallOutcome; endedAt: number }): Promise<void>;
 }
 
 export const TOOL_CALL_WORKFLOW = 'toolCallWorkflow';

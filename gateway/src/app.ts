@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { hostHeaderValidation } from '@modelcontextprotocol/fastify';
@@ -21,7 +22,7 @@ import { KeyAuthenticator } from './auth/key-authenticator.js';
 import { LastUsedRecorder } from './auth/last-used.js';
 import { PlanCache } from './auth/plan-cache.js';
 import { StaffAuthenticator } from './auth/staff-authenticator.js';
-import { listenForTenancyEvents } from './auth/tenancy-listener.js';
+import { applyTenancyEvent, listenForTenancyEvents, type TenancyHandlers } from './auth/tenancy-listener.js';
 import { CallGate } from './mcp/call-gate.js';
 import { McpHttpTransport } from './mcp/http-transport.js';
 import { LegacySessions, ModernHub, type ServerBuilder } from './mcp/mcp-connections.js';
@@ -36,11 +37,17 @@ import { strictUtf8Json } from './plugins/json-body.js';
 import { withOpenApi } from './plugins/openapi.js';
 import { Readiness } from './readiness.js';
 import { trackHttpMetrics } from './observability/http-metrics.js';
+import { traceHttpRequests } from './observability/http-tracing.js';
 import { createMetrics } from './observability/metrics.js';
 import { TopOrgs } from './observability/top-orgs.js';
 import { statusRoutes } from './routes/status.js';
+import { StatusReporter } from './routes/status-report.js';
+import { VERSION } from '../../platform/version.js';
+import { stripeWebhookRoutes } from './billing/stripe-webhook.js';
+import { subscriptionClient } from '../../platform/billing/subscription-client.js';
 import { ProgressHub } from './tools/progress-hub.js';
 import { WorkflowToolRunner } from './tools/workflow-tool-runner.js';
+import { ToolTasks } from './tools/tool-tasks.js';
 import { UsageRecorder } from './usage/usage-recorder.js';
 
 export interface GatewayDeps {
@@ -54,6 +61,8 @@ export interface GatewayDeps {
   /** A dedicated connection for pub/sub subscriptions. */
   readonly redisSubscriber: Redis;
   readonly temporal: { readonly client: Client; readonly connection: Connection };
+  /** Tracing on (platform/telemetry/tracing.ts): spans per public request, admission and tool call. Undefined: off. */
+  readonly tracer?: Tracer;
 }
 
 export interface Gateway {
@@ -97,14 +106,17 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     log,
     leaseTtlMs: config.admission.leaseTtlMs,
     enforce: config.admission.enforce,
+    tracer: deps.tracer,
   });
   if (!config.admission.enforce) log.warn('ADMISSION IS OFF (TOLLGATE_ADMISSION=off): no limits are enforced; benchmarks only');
   const topOrgs = new TopOrgs(metrics.orgCallsTop);
   const gate = new CallGate(admission, config.billing.upgradeUrl, { metrics, topOrgs });
   const ipLimiter = preAuthIpGuard(new PreAuthIpLimiter(config.admission.preAuthIpPerMinute), config.billing.upgradeUrl);
   const usage = new UsageRecorder({ redis: deps.redisAdmission, pool, shards: config.usage.shards, log, metrics });
-  const router = new ToolRouter(new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls, metrics), admission, usage, metrics);
-  const buildServer: ServerBuilder = (contextOf) => createMcpServer(router, contextOf);
+  const workflowRunner = new WorkflowToolRunner(deps.temporal.client, new ProgressHub(subscriptions), config.temporal.taskQueues.toolCalls, config.admission.leaseTtlMs, metrics);
+  const router = new ToolRouter(workflowRunner, admission, usage, metrics, deps.tracer);
+  const toolTasks = new ToolTasks(deps.temporal.client, workflowRunner);
+  const buildServer: ServerBuilder = (contextOf) => createMcpServer(router, toolTasks, contextOf);
   const hub = new ModernHub(buildServer, log);
   const sessions = new LegacySessions(buildServer, log, {
     maxSessions: 10_000,
@@ -121,24 +133,23 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const http = new McpHttpTransport(gate, hub, sessions, { streamAfterMs: 10_000, keepAliveMs: 15_000 }, metrics);
   const webSockets = new Map<WebSocketServerTransport, string>();
   const readiness = new Readiness({ pool, redis: deps.redis, redisAdmission: deps.redisAdmission, temporal: deps.temporal.connection });
-  const ops = new TenancyOperations(pool, deps.redis, log);
-
-  const stopListening = await listenForTenancyEvents(
-    subscriptions,
-    {
-      keyRevoked(keyId, prefix) {
-        authenticator.invalidate({ prefix, keyId });
-        void sessions.closeForKey(keyId);
-        for (const [t, k] of webSockets) if (k === keyId) t.closeWith(CLOSE.policyViolation, 'the API key was revoked');
-      },
-      keyChanged: (keyId, prefix) => authenticator.invalidate({ prefix, keyId }),
-      orgChanged: (orgId) => authenticator.invalidate({ orgId }),
-      plansChanged: () => void plans.reload().catch((err: unknown) => log.warn({ err }, 'plan reload failed')),
+  const tenancyHandlers: TenancyHandlers = {
+    keyRevoked(keyId, prefix) {
+      authenticator.invalidate({ prefix, keyId });
+      void sessions.closeForKey(keyId);
+      for (const [t, k] of webSockets) if (k === keyId) t.closeWith(CLOSE.policyViolation, 'the API key was revoked');
     },
-    log,
-  );
+    keyChanged: (keyId, prefix) => authenticator.invalidate({ prefix, keyId }),
+    orgChanged: (orgId) => authenticator.invalidate({ orgId }),
+    plansChanged: () => void plans.reload().catch((err: unknown) => log.warn({ err }, 'plan reload failed')),
+  };
+  const ops = new TenancyOperations(pool, deps.redis, log, (event) => applyTenancyEvent(tenancyHandlers, event));
+  const subscriptionClients = subscriptionClient(deps.temporal.client, config);
+  const stopListening = await listenForTenancyEvents(subscriptions, tenancyHandlers, log);
 
   const publicApp = createFastify(log.child({ listener: 'public' }), config.http.bodyLimitBytes, config.http.trustProxy);
+  // --- Tracing (docs/operations.md "Tracing"): the first hooks, so everything after runs inside the request's span.
+  if (deps.tracer) traceHttpRequests(publicApp, deps.tracer);
   installErrorHandling(publicApp);
   trackHttpMetrics(publicApp, 'public', metrics);
   strictUtf8Json(publicApp);
@@ -157,6 +168,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       // Select `mcp` and nothing else: a key offered as a subprotocol entry is never echoed.
       handleProtocols: (protocols: Set<string>) => (protocols.has('mcp') ? 'mcp' : false),
     },
+    // Not the plugin's default (close every socket at once): close() drains each session first.
+    preClose: (done: () => void) => done(),
   });
   await publicApp.register(mcpRoutes, {
     authenticator,
@@ -172,6 +185,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     },
   });
   await publicApp.register(accountRoutes, { authenticator, ops, planName, ipLimiter });
+  await publicApp.register(stripeWebhookRoutes, { pool, subscriptions: subscriptionClients, webhookSecret: config.stripe.webhookSecret });
 
   const adminApp = createFastify(log.child({ listener: 'admin' }), config.http.bodyLimitBytes);
   installErrorHandling(adminApp);
@@ -182,12 +196,29 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     description: 'Organizations, users, memberships, API keys, plans and the audit log, for the operator’s staff.',
     securitySchemes: { staffToken: { type: 'http', scheme: 'bearer', description: 'A staff token: tgs_<prefix>_<secret> (npm run admin -- staff create)' } },
   });
-  await adminApp.register(adminRoutes, { authenticator: new StaffAuthenticator(pool, (id) => staffUses.mark(id)), ops, planName });
+  await adminApp.register(adminRoutes, {
+    authenticator: new StaffAuthenticator(pool, (id) => staffUses.mark(id)),
+    ops,
+    planName,
+    billing: { pool, subscriptions: subscriptionClients, planExists: async (id) => (await plans.resolve(id)) !== undefined, waitMs: config.billing.planChangeWaitMs, mode: config.billing.mode },
+  });
 
   const statusApp = createFastify(log.child({ listener: 'status' }), 64 * 1024);
   installErrorHandling(statusApp);
   trackHttpMetrics(statusApp, 'status', metrics);
-  await statusApp.register(statusRoutes, { readiness, startedAt: new Date(), metrics: metrics.registry });
+  await withOpenApi(statusApp, { title: 'Tollgate status', description: 'Health, readiness, status and metrics of one gateway (operators and orchestrators only).', securitySchemes: {} });
+  const startedAt = new Date();
+  const reporter = new StatusReporter({
+    readiness,
+    temporal: deps.temporal.connection,
+    namespace: config.temporal.namespace,
+    taskQueues: [config.temporal.taskQueues.toolCalls, config.temporal.taskQueues.billing],
+    metrics,
+    inflightHttpRequests: () => inflight.size,
+    version: VERSION,
+    startedAt,
+  });
+  await statusApp.register(statusRoutes, { readiness, reporter, startedAt, metrics: metrics.registry });
 
   const apps = [publicApp, adminApp, statusApp];
   return {
@@ -207,11 +238,12 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     },
     async close() {
       readiness.draining();
-      for (const t of webSockets.keys()) t.closeWith(CLOSE.goingAway, 'server shutting down');
+      // Each WebSocket session answers what it is running, then gets 1001 (new requests on it are refused).
+      const sockets = Promise.all([...webSockets.keys()].map((t) => t.drain(CLOSE.goingAway, 'server shutting down', config.http.shutdownGraceMs)));
       sessions.endStreams();
       // Stop accepting, let in-flight requests finish (bounded), then drop what is left.
       const closing = Promise.all(apps.map((a) => a.close()));
-      const drained = await inflight.drained(config.http.shutdownGraceMs);
+      const [drained] = await Promise.all([inflight.drained(config.http.shutdownGraceMs), sockets]);
       if (!drained) log.warn({ inflight: inflight.size }, 'drain timed out; closing remaining connections');
       for (const a of apps) a.server.closeAllConnections();
       await closing;

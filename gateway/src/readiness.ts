@@ -50,17 +50,24 @@ export class Readiness {
 
 async function probe(fn: () => Promise<unknown>, timeoutMs: number): Promise<DependencyStatus> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      fn(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(fn(), timeoutMs);
     return { ok: true, latencyMs: Math.round((performance.now() - started) * 10) / 10 };
   } catch (e) {
     return { ok: false, latencyMs: Math.round(performance.now() - started), error: (e as Error).message };
+  }
+}
+
+/** `promise`, or a rejection "no answer within N ms" once `timeoutMs` passes first. */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
   }

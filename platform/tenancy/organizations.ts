@@ -80,15 +80,6 @@ export async function renameOrganization(db: Db, orgId: string, name: string): P
   return { before, after: { ...before, name } };
 }
 
-/** Moves the organization to `planId` at once (billing flows build on this). */
-export async function assignPlan(db: Db, orgId: string, planId: string): Promise<{ before: Organization; after: Organization }> {
-  const before = await getOrganization(db, orgId);
-  if (!before) throw new AppError('NOT_FOUND', 'no such organization');
-  await assertPlanExists(db, planId);
-  await db.query('UPDATE subscriptions SET plan_id = $2, pending_plan_id = NULL, updated_at = now() WHERE org_id = $1', [orgId, planId]);
-  return { before, after: (await getOrganization(db, orgId))! };
-}
-
 async function assertPlanExists(db: Db, planId: string): Promise<void> {
   const { rowCount } = await db.query('SELECT 1 FROM plans WHERE id = $1', [planId]);
   if (!rowCount) throw new AppError('INVALID_INPUT', `no plan named "${planId}"`, { field: 'plan' });

@@ -13,7 +13,8 @@ export async function loadPlans(db: Pool | Db): Promise<Plan[]> {
     allowed_tools: string[] | null;
     cache_ttl_seconds: number;
     quota_policy: string;
-  }>('SELECT id, name, rank, limits, allowed_tools, cache_ttl_seconds, quota_policy FROM plans ORDER BY rank, id');
+    stripe_price_id: string | null;
+  }>('SELECT id, name, rank, limits, allowed_tools, cache_ttl_seconds, quota_policy, stripe_price_id FROM plans ORDER BY rank, id');
   return rows.map((r) =>
     Plan.parse({
       id: r.id,
@@ -23,11 +24,12 @@ export async function loadPlans(db: Pool | Db): Promise<Plan[]> {
       allowedTools: r.allowed_tools,
       cacheTtlSeconds: r.cache_ttl_seconds,
       quotaPolicy: r.quota_policy,
+      stripePriceId: r.stripe_price_id,
     }),
   );
 }
 
-export type PlanPatch = Partial<Pick<Plan, 'name' | 'allowedTools' | 'cacheTtlSeconds' | 'quotaPolicy'>> & { limits?: PlanLimitsPatch };
+export type PlanPatch = Partial<Pick<Plan, 'name' | 'allowedTools' | 'cacheTtlSeconds' | 'quotaPolicy' | 'stripePriceId'>> & { limits?: PlanLimitsPatch };
 
 /**
  * Changes a plan (staff context). The merged plan is validated as a whole before it is
@@ -42,9 +44,9 @@ export async function updatePlan(db: Db, planId: string, patch: PlanPatch): Prom
   }
   const after = merged.data;
   await db.query(
-    `UPDATE plans SET name = $2, limits = $3, allowed_tools = $4, cache_ttl_seconds = $5, quota_policy = $6,
+    `UPDATE plans SET name = $2, limits = $3, allowed_tools = $4, cache_ttl_seconds = $5, quota_policy = $6, stripe_price_id = $7,
             version = version + 1, updated_at = now() WHERE id = $1`,
-    [planId, after.name, JSON.stringify(after.limits), after.allowedTools, after.cacheTtlSeconds, after.quotaPolicy],
+    [planId, after.name, JSON.stringify(after.limits), after.allowedTools, after.cacheTtlSeconds, after.quotaPolicy, after.stripePriceId ?? null],
   );
   return { before, after };
 }
@@ -63,9 +65,9 @@ function mergeLimits(base: PlanLimits, patch: PlanLimitsPatch): unknown {
 export async function createPlan(db: Db, plan: Plan): Promise<Plan> {
   const valid = Plan.parse(plan);
   const inserted = await db.query(
-    `INSERT INTO plans (id, name, rank, limits, allowed_tools, cache_ttl_seconds, quota_policy)
-     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
-    [valid.id, valid.name, valid.rank, JSON.stringify(valid.limits), valid.allowedTools, valid.cacheTtlSeconds, valid.quotaPolicy],
+    `INSERT INTO plans (id, name, rank, limits, allowed_tools, cache_ttl_seconds, quota_policy, stripe_price_id)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING`,
+    [valid.id, valid.name, valid.rank, JSON.stringify(valid.limits), valid.allowedTools, valid.cacheTtlSeconds, valid.quotaPolicy, valid.stripePriceId ?? null],
   );
   if (inserted.rowCount === 0) throw new AppError('CONFLICT', `a plan named "${valid.id}" already exists`);
   return valid;

@@ -45,8 +45,8 @@ export class AdminClient {
   patch<T>(path: string, body: unknown): Promise<ApiResponse<T>> {
     return this.request<T>('PATCH', path, { body });
   }
-  put<T>(path: string, body: unknown): Promise<ApiResponse<T>> {
-    return this.request<T>('PUT', path, { body });
+  put<T>(path: string, body: unknown, query?: Query): Promise<ApiResponse<T>> {
+    return this.request<T>('PUT', path, { body, query });
   }
   delete<T>(path: string): Promise<ApiResponse<T>> {
     return this.request<T>('DELETE', path, {});

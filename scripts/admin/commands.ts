@@ -112,10 +112,39 @@ export const COMMANDS: readonly Command[] = [
   {
     name: 'org plan',
     args: ['orgId', 'planId'],
+    options: { now: 'boolean', wait: 'string' },
+    usage: '<orgId> <planId> [--now] [--wait <ms>]',
+    summary: "Change the plan: an upgrade applies at once (prorated), a downgrade at the period's end (--now: at once either way). Prints the outcome, or the change id to follow.",
+    run: async (input, { api }) => {
+      const body = { plan: input.arg('planId'), when: input.flag('now') ? 'now' : 'default' };
+      const res = await api().put<show.PlanChange>(apiPath`/orgs/${input.arg('orgId')}/plan`, body, { wait: input.int('wait') });
+      return result(res.body, show.showPlanChange);
+    },
+  },
+  {
+    name: 'org plan-change',
+    args: ['orgId', 'changeId'],
+    options: { wait: 'string' },
+    usage: '<orgId> <chg_…> [--wait <ms>]',
+    summary: 'Follow a plan change that was still running when `org plan` returned.',
+    run: async (input, { api }) =>
+      result((await api().get<show.PlanChange>(apiPath`/orgs/${input.arg('orgId')}/plan-changes/${input.arg('changeId')}`, { wait: input.int('wait') })).body, show.showPlanChange),
+  },
+  {
+    name: 'org cancel-downgrade',
+    args: ['orgId'],
     options: {},
-    usage: '<orgId> <planId>',
-    summary: 'Assign a plan; the new limits are live on every gateway within seconds.',
-    run: async (input, { api }) => result((await api().put<show.Org>(apiPath`/orgs/${input.arg('orgId')}/plan`, { plan: input.arg('planId') })).body, show.showOrg),
+    usage: '<orgId>',
+    summary: "Cancel a downgrade waiting for the period's end.",
+    run: async (input, { api }) => result((await api().delete<show.PlanChange>(apiPath`/orgs/${input.arg('orgId')}/pending-plan`)).body, show.showPlanChange),
+  },
+  {
+    name: 'org subscription',
+    args: ['orgId'],
+    options: {},
+    usage: '<orgId>',
+    summary: 'Show the subscription: plan, period, pending change, grace period, Stripe ids and closed periods.',
+    run: async (input, { api }) => result((await api().get<show.Subscription>(apiPath`/orgs/${input.arg('orgId')}/subscription`)).body, show.showSubscription),
   },
 
   // Members

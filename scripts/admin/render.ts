@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Plan } from '../../core/plans.js';
 import type { AuditOut, KeyOut, MemberOut, NewKeyOut, OrgOut, RotatedKeyOut, UsageOut, UserOut } from '../../gateway/src/accounts/schemas.js';
+import type { ChangeOut, SubscriptionOut } from '../../gateway/src/billing/subscription-routes.js';
 import { dotted, when, type Printer } from './output.js';
 
 /**
@@ -14,6 +15,8 @@ export type NewKey = z.infer<typeof NewKeyOut>;
 export type RotatedKey = z.infer<typeof RotatedKeyOut>;
 export type User = z.infer<typeof UserOut>;
 export type AuditEntry = z.infer<typeof AuditOut>;
+export type PlanChange = z.infer<typeof ChangeOut>;
+export type Subscription = z.infer<typeof SubscriptionOut>;
 export type { Plan };
 
 export function showPlans(out: Printer, plans: readonly Plan[]): void {
@@ -123,4 +126,36 @@ export function showUsage(out: Printer, u: Usage): void {
     ['DAY', 'USER', 'TOOL', 'CALLS', 'OK', 'FAILED', 'UNITS', 'OVERAGE', 'AVG MS', 'MAX MS'],
     u.days.map((d) => [d.day, d.userId, d.tool, String(d.calls), String(d.okCalls), String(d.errorCalls), String(d.units), String(d.overageUnits), String(d.avgLatencyMs), String(d.maxLatencyMs)]),
   );
+}
+
+export function showPlanChange(out: Printer, c: PlanChange): void {
+  if (c.status === 'pending') {
+    out.line(`plan change ${c.changeId} is still running; follow it with: org plan-change <orgId> ${c.changeId}`);
+    return;
+  }
+  const what =
+    c.applied === 'now'
+      ? `now on ${c.to} (was ${c.from}); the new limits are live`
+      : c.applied === 'at_period_end'
+        ? `moves from ${c.from} to ${c.to} when the period ends (${when(c.effectiveAt ?? null)}); cancel with: org cancel-downgrade ${c.orgId}`
+        : `stays on ${c.to}${c.pendingPlanId ? `, changing to ${c.pendingPlanId} at the period's end` : ''}`;
+  out.line(`${c.orgId} ${what}`);
+  out.fields([['change', c.changeId]]);
+}
+
+export function showSubscription(out: Printer, s: Subscription): void {
+  out.line(`${s.orgId}  ${s.plan.id} (${s.plan.name}), ${s.status}`);
+  out.fields([
+    ['period', `${when(s.currentPeriodStart)} to ${when(s.currentPeriodEnd)}`],
+    ['pending', s.pendingPlan ? `${s.pendingPlan.id} from ${when(s.pendingPlan.effectiveAt)}` : 'none'],
+    ['grace until', when(s.graceUntil, 'none')],
+    ['billing', s.billing.mode === 'local' ? 'local mode (no charges)' : `Stripe customer ${s.billing.stripeCustomerId ?? '-'}, subscription ${s.billing.stripeSubscriptionId ?? '-'}`],
+    ['workflow', s.workflowId ?? 'not started yet'],
+  ]);
+  if (s.closedPeriods.length > 0) {
+    out.table(
+      ['PERIOD START', 'PERIOD END', 'OVERAGE UNITS', 'REPORTED'],
+      s.closedPeriods.map((p) => [when(p.start), when(p.end), String(p.overageUnits), p.reportedToStripe ? 'yes' : 'no']),
+    );
+  }
 }

@@ -33,18 +33,20 @@ export async function startDevServer(opts: DevServerOptions): Promise<DevServer>
   for (const sa of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', sa);
   // Timers in local runs fire on time; the dev server's defaults are tuned for that.
   const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+  // The last lines it printed go into the error when it dies before answering.
+  let tail = '';
+  const keepTail = (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-2_000));
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
   if (opts.logFile) {
     const out = createWriteStream(opts.logFile, { flags: 'a' });
     child.stdout?.pipe(out);
     child.stderr?.pipe(out);
-  } else {
-    child.stdout?.resume();
-    child.stderr?.resume();
   }
   const address = `127.0.0.1:${opts.port}`;
   let exited: Error | undefined;
   child.once('exit', (code) => {
-    exited = new Error(`temporal dev server exited with code ${code}`);
+    exited = new Error(`temporal dev server on port ${opts.port} exited with code ${code}: ${tail.trim() || '(no output)'}`);
   });
   await waitForFrontend(address, 60_000, () => exited);
   return {

@@ -9,7 +9,7 @@ import { newId } from '../../core/ids.js';
 import type { AuditEntry, Key, Member, NewKey, Org, Plan, RotatedKey, User } from '../../scripts/admin/render.js';
 import { testEnv } from '../support/env.js';
 import { modernHeaders, MODERN_META } from '../support/mcp-clients.js';
-import { startGateway, type TestGateway } from '../support/stack.js';
+import { startBillingWorker, startGateway, type TestBillingWorker, type TestGateway } from '../support/stack.js';
 
 /**
  * The admin CLI end to end: every command runs as a real subprocess (`node --import tsx
@@ -28,6 +28,7 @@ interface CliRun {
 }
 
 let stack: TestGateway;
+let billing: TestBillingWorker;
 let staff: { staffId: string; tokenId: string; token: string };
 let workDir: string;
 
@@ -68,6 +69,8 @@ const toolsList = (key: string) =>
 
 beforeAll(async () => {
   [stack, workDir] = await Promise.all([startGateway(), mkdtemp(join(tmpdir(), 'tollgate-admin-cli-'))]);
+  // Plan changes run on the organization's subscription workflow (local billing mode: no Stripe).
+  billing = await startBillingWorker(stack.config, { ingest: false });
   const r = await cli(['staff', 'create', '--email', email('staff'), '--name', 'CLI Test Staff', '--json'], { TOLLGATE_STAFF_TOKEN: '' });
   expect(r, r.stderr).toMatchObject({ code: 0 });
   expect(r.stderr).toMatch(/shown once/);
@@ -75,6 +78,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await billing?.stop();
   await stack?.close();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
@@ -177,12 +181,17 @@ describe('two organizations built entirely through the CLI', () => {
     expect((await toolsList(rotated.secret)).status).toBe(200);
   });
 
-  it('assigns a plan with org plan, visible in org get, and renames', async () => {
+  it('changes the plan with org plan (local billing mode), visible in org get and org subscription, and renames', async () => {
     const { a } = tenants;
-    expect(await json<Org>(['org', 'plan', a.org.id, 'pro'])).toMatchObject({ id: a.org.id, plan: { id: 'pro' } });
+    expect(await json(['org', 'plan', a.org.id, 'pro'])).toMatchObject({ status: 'completed', orgId: a.org.id, from: 'free', to: 'pro', applied: 'now' });
     expect(await json<Org>(['org', 'get', a.org.id])).toMatchObject({ plan: { id: 'pro', name: 'Pro' } });
     const human = await cli(['org', 'get', a.org.id]);
     expect(human.stdout).toMatch(/plan\s+pro \(Pro\)/);
+    // A downgrade waits for the period's end, and can be called off.
+    expect((await cli(['org', 'plan', a.org.id, 'free'])).stdout).toMatch(/moves from pro to free when the period ends/);
+    expect(await json(['org', 'subscription', a.org.id])).toMatchObject({ plan: { id: 'pro' }, pendingPlan: { id: 'free' }, billing: { mode: 'local', stripeSubscriptionId: null } });
+    expect(await json(['org', 'cancel-downgrade', a.org.id])).toMatchObject({ status: 'completed', to: 'pro', pendingPlanId: null });
+    expect((await cli(['org', 'subscription', a.org.id])).stdout).toMatch(/pending\s+none/);
     const renamed = await json<Org>(['org', 'rename', a.org.id, '--name', `CLI Org a renamed ${RUN}`]);
     expect(renamed.name).toBe(`CLI Org a renamed ${RUN}`);
   });

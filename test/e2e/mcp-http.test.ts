@@ -39,7 +39,7 @@ describe.each(['modern', 'legacy'] as const)('Streamable HTTP, %s era (SDK v2 cl
 
   it('lists the plan’s tools with names, descriptions and valid JSON Schema inputs', async () => {
     const { tools } = await client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['count_primes', 'text_stats']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['count_primes', 'text_stats', 'usage_report']);
     const ajv = new Ajv2020({ strict: false });
     for (const tool of tools) {
       expect(tool.description).toMatch(/\w{10,}/);

@@ -52,7 +52,7 @@ describe('WebSocket MCP (SDK v1 WebSocketClientTransport over ws, subprotocol mc
     const client = await wsClient(stack.wsUrl, pro.key);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(['count_primes', 'text_stats']);
+      expect(tools.map((t) => t.name).sort()).toEqual(['count_primes', 'text_stats', 'usage_report']);
       const inline = await client.callTool({ name: 'text_stats', arguments: { text: 'a b c' } });
       expect(inline.structuredContent).toMatchObject({ words: 3 });
       const progress: number[] = [];

@@ -47,7 +47,8 @@ beforeAll(async () => {
     TEMPORAL_UI_PORT: String(uiPort),
     DATABASE_URL: `postgres://tollgate_app@127.0.0.1:5432/${DB}`,
     DATABASE_OWNER_URL: `postgres://postgres@127.0.0.1:5432/${DB}`,
-    REDIS_URL: inject('redisUrl'),
+    // Its own Redis database: its billing worker ingests the usage stream into its own Postgres database.
+    REDIS_URL: inject('separateRedisUrls')[0]!,
   };
 });
 

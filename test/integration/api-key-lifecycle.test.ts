@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { KeyAuthenticator } from '../../gateway/src/auth/key-authenticator.js';
+import { PlanCache } from '../../gateway/src/auth/plan-cache.js';
 import type { Pool } from '../../platform/pg/pool.js';
 import { modernHeaders, MODERN_META } from '../support/mcp-clients.js';
 import { ownerPool, startGateway, type TestGateway } from '../support/stack.js';
@@ -111,6 +113,36 @@ describe('API key lifecycle', () => {
     const again = await account('POST', `/v1/keys/${id}/revoke`);
     expect(again.status).toBe(409);
     expect((again.body.error as { code: string }).code).toBe('CONFLICT');
+  });
+
+  it('never caches a key read before its revocation, even when the read was still in flight', async () => {
+    const created = await account('POST', '/v1/keys', { name: 'racing revoke' });
+    const secret = created.body.secret as string;
+    const key = created.body.key as KeyOut;
+    const plans = new PlanCache(pool, 60_000, () => {});
+    await plans.reload();
+    // The key store answers only when the test says so, so the read surely predates the revoke.
+    let readDone!: () => void;
+    let answer!: () => void;
+    const read = new Promise<void>((r) => (readDone = r));
+    const gate = new Promise<void>((r) => (answer = r));
+    const heldPool = {
+      query: async (...args: Parameters<Pool['query']>) => {
+        const result = await (pool.query as (...a: unknown[]) => Promise<unknown>)(...args);
+        readDone();
+        await gate;
+        return result;
+      },
+    } as unknown as Pool;
+    const authenticator = new KeyAuthenticator(heldPool, plans, 60_000);
+    const racing = authenticator.authenticate(secret);
+    await read;
+    await pool.query('UPDATE api_keys SET revoked_at = now() WHERE id = $1', [key.id]);
+    authenticator.invalidate({ keyId: key.id, prefix: key.prefix });
+    answer();
+    // The racing call overlapped the revoke, so it may pass; what follows must not.
+    await expect(racing).resolves.toMatchObject({ keyId: key.id });
+    await expect(authenticator.authenticate(secret)).rejects.toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 
   it('never stores or logs a key or its secret in clear', async () => {

@@ -21,6 +21,9 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     TOLLGATE_TASK_QUEUE_PREFIX: taskQueuePrefix,
     // Worker processes of parallel tests would fight over one metrics port; tests that read it set one.
     TOLLGATE_WORKER_METRICS_ADDRESS: 'off',
+    // Test files share one database: a sweep would start workflows for other files' organizations
+    // on its own task queue. The billing tests run the sweep against a database of their own.
+    TOLLGATE_SUBSCRIPTION_SWEEP_EVERY: 'off',
     ...overrides,
   };
 }

@@ -5,6 +5,7 @@ import type { Config } from '../../platform/config.js';
 import { createLogger } from '../../platform/logger.js';
 import { createPool, type Pool } from '../../platform/pg/pool.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
+import { startTracing, type Tracing } from '../../platform/telemetry/tracing.js';
 import { createTemporalClient } from '../../platform/temporal/client.js';
 import { createBillingWorker } from '../../workers/src/billing-worker.js';
 import { createToolCallsWorker } from '../../workers/src/tool-calls-worker.js';
@@ -21,6 +22,8 @@ export interface TestGateway {
   readonly adminUrl: string;
   readonly logs: LogCapture;
   readonly temporal: Awaited<ReturnType<typeof createTemporalClient>>;
+  /** Set when the overrides name an OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  readonly tracing?: Tracing;
   close(): Promise<void>;
 }
 
@@ -33,8 +36,9 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
   const redis = createRedis(config.redis);
   const redisAdmission = createRedis(config.redis, 'admission', config.admission.timeoutMs);
   const redisSubscriber = createRedis(config.redis, 'subscriber');
-  const temporal = await createTemporalClient(config.temporal);
-  const gateway = await buildGateway({ config, log, pool, redis, redisAdmission, redisSubscriber, temporal });
+  const tracing = startTracing(config.tracing, 'tollgate-gateway');
+  const temporal = await createTemporalClient(config.temporal, tracing);
+  const gateway = await buildGateway({ config, log, pool, redis, redisAdmission, redisSubscriber, temporal, tracer: tracing?.tracer });
   const urls = await gateway.listen();
   const publicUrl = urls.publicUrl.replace('localhost', '127.0.0.1');
   return {
@@ -46,15 +50,18 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
     adminUrl: urls.adminUrl,
     logs,
     temporal,
+    tracing,
     async close() {
       await gateway.close();
-      await Promise.allSettled([pool.end(), redis.quit(), redisAdmission.quit(), redisSubscriber.quit(), temporal.connection.close()]);
+      await Promise.allSettled([pool.end(), redis.quit(), redisAdmission.quit(), redisSubscriber.quit(), temporal.connection.close(), tracing?.shutdown()]);
     },
   };
 }
 
 export interface TestWorker {
   readonly worker: Worker;
+  /** Set when the config names an OTLP endpoint. */
+  readonly tracing?: Tracing;
   stop(): Promise<void>;
 }
 
@@ -62,19 +69,24 @@ export interface TestWorker {
 export async function startWorker(config: Config): Promise<TestWorker> {
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const redis = createRedis(config.redis);
+  const pool = createPool(config.postgres.url, { max: 3 });
+  const tracing = startTracing(config.tracing, 'tollgate-worker');
   const worker = await createToolCallsWorker({
     config,
     connection,
     redis,
+    pool,
     workflowBundle: { codePath: inject('workflowBundlePath') },
+    tracing,
   });
   const running = worker.run();
   return {
     worker,
+    tracing,
     async stop() {
       worker.shutdown();
       await running;
-      await Promise.allSettled([redis.quit(), connection.close()]);
+      await Promise.allSettled([redis.quit(), pool.end(), connection.close(), tracing?.shutdown()]);
     },
   };
 }
@@ -95,7 +107,8 @@ export async function startBillingWorker(config: Config, opts: { ingest?: boolea
   const redis = createRedis(config.redis);
   const pool = createPool(config.postgres.url, { max: 4 });
   const log = createLogger({ service: 'billing-worker', level: 'warn', env: config.env });
-  const worker = await createBillingWorker({ config, connection, pool, redis, workflowBundle: { codePath: inject('workflowBundlePath') } });
+  const temporal = await createTemporalClient(config.temporal);
+  const worker = await createBillingWorker({ config, connection, client: temporal.client, pool, redis, log, workflowBundle: { codePath: inject('workflowBundlePath') } });
   const ingestor = new UsageIngestor({ redis, pool, shards: config.usage.shards, consumer: `test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`, claimIdleMs: config.usage.claimIdleMs, log });
   if (opts.ingest !== false) ingestor.start();
   const running = worker.run();
@@ -106,7 +119,7 @@ export async function startBillingWorker(config: Config, opts: { ingest?: boolea
       worker.shutdown();
       await running;
       await ingestor.stop();
-      await Promise.allSettled([redis.quit(), pool.end(), connection.close()]);
+      await Promise.allSettled([redis.quit(), pool.end(), connection.close(), temporal.connection.close()]);
     },
   };
 }

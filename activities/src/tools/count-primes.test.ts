@@ -29,6 +29,9 @@ function fakeContext(opts: { checkpoint?: Checkpoint; cancelAfterProgress?: numb
     throwIfCancelled() {
       controller.signal.throwIfAborted();
     },
+    tenantDb() {
+      throw new Error('count_primes reads no tenant data');
+    },
   };
   return { ctx, reports, yields: () => yields };
 }

@@ -1,4 +1,5 @@
 import type { ToolProgress } from '../../../core/temporal/contracts.js';
+import type { Db } from '../../../platform/tenancy/db-context.js';
 
 /**
  * What a workflow tool's implementation gets: its last checkpoint (after a retry on
@@ -19,6 +20,11 @@ export interface WorkflowToolContext<C = unknown> {
   yield(): Promise<void>;
   /** Throws the cancellation if the call was cancelled. */
   throwIfCancelled(): void;
+  /**
+   * Runs `fn` in one transaction scoped to the caller's organization: row-level security
+   * shows and accepts only its rows, whatever the query says.
+   */
+  tenantDb<T>(fn: (db: Db) => Promise<T>): Promise<T>;
 }
 
 export type WorkflowToolImpl = (args: never, ctx: WorkflowToolContext<never>) => Promise<unknown>;

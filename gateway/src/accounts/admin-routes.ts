@@ -8,7 +8,6 @@ import { credentialFromHeaders } from '../auth/credentials.js';
 import type { StaffAuthenticator, StaffPrincipal } from '../auth/staff-authenticator.js';
 import {
   AddMemberBody,
-  AssignPlanBody,
   AuditOut,
   AuditQuery,
   auditOut,
@@ -36,6 +35,7 @@ import {
   UserOut,
   userOut,
 } from './schemas.js';
+import { subscriptionAdminRoutes, type SubscriptionRouteDeps } from '../billing/subscription-routes.js';
 import { notFound, type OpContext, type TenancyOperations } from './tenancy-operations.js';
 
 declare module 'fastify' {
@@ -48,6 +48,8 @@ export interface AdminRouteDeps {
   readonly authenticator: StaffAuthenticator;
   readonly ops: TenancyOperations;
   readonly planName: (planId: string) => string;
+  /** Subscriptions and plan changes (the organization's subscription workflow). */
+  readonly billing: Omit<SubscriptionRouteDeps, 'planName' | 'existingOrg' | 'actorOf'>;
 }
 
 const OrgParams = z.object({ orgId: idOf('org', 'organization') }).strict();
@@ -117,14 +119,7 @@ export async function adminRoutes(root: FastifyInstance, deps: AdminRouteDeps): 
     await existingOrg(request.params.orgId);
     return org(await ops.renameOrganization(ctx(request), request.params.orgId, request.body.name));
   });
-  app.put(
-    '/admin/v1/orgs/:orgId/plan',
-    { schema: { tags, security, summary: 'Assign a plan; new limits are live on every gateway within seconds', params: OrgParams, body: AssignPlanBody, response: { 200: OrgOut } } },
-    async (request) => {
-      await existingOrg(request.params.orgId);
-      return org(await ops.assignPlan(ctx(request), request.params.orgId, request.body.plan));
-    },
-  );
+  subscriptionAdminRoutes(app, { ...deps.billing, planName: deps.planName, existingOrg, actorOf: ctx });
   app.get(
     '/admin/v1/orgs/:orgId/audit',
     { schema: { tags, security, params: OrgParams, querystring: AuditQuery, response: { 200: z.object({ entries: z.array(AuditOut) }) } } },

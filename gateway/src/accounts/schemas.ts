@@ -75,7 +75,6 @@ export const UsageOut = z.object({
 export const CreateOrgBody = z
   .object({ name: SafeName, plan: z.string().regex(/^[a-z][a-z0-9_-]{1,31}$/).default('free'), owner: z.object({ email: Email, name: SafeName.optional() }).strict() })
   .strict();
-export const AssignPlanBody = z.object({ plan: z.string().regex(/^[a-z][a-z0-9_-]{1,31}$/) }).strict();
 export const CreateUserBody = z.object({ email: Email, name: SafeName }).strict();
 export const ListOrgsQuery = z
   .object({ limit: z.coerce.number().int().min(1).max(200).default(50), after: idOf('org', 'organization').optional(), search: SafeName.optional() })
@@ -90,6 +89,7 @@ export const PlanPatchBody = z
     allowedTools: z.array(z.string().regex(/^[a-z][a-z0-9_]{1,63}$/)).max(500).nullable().optional(),
     cacheTtlSeconds: z.number().int().min(0).max(86_400).optional(),
     quotaPolicy: QuotaPolicy.optional(),
+    stripePriceId: Plan.shape.stripePriceId,
   })
   .strict();
 

@@ -10,7 +10,6 @@ import { publishTenancyEvent, type TenancyEvent } from '../../../platform/tenanc
 import { createKey, getKey, listKeys, revokeKey, rotateKey, type KeyRecord, type NewKey } from '../../../platform/tenancy/keys.js';
 import { addMember, changeRole, getMember, listMembers, removeMember, type Member } from '../../../platform/tenancy/members.js';
 import {
-  assignPlan,
   createOrganization,
   getOrganization,
   listOrganizations,
@@ -38,6 +37,8 @@ export class TenancyOperations {
     private readonly pool: Pool,
     private readonly redis: Redis,
     private readonly log: FastifyBaseLogger,
+    /** Applies a change to this gateway's own caches before the caller gets its answer. */
+    private readonly applyLocally: (event: TenancyEvent) => void = () => {},
   ) {}
 
   // Reads within one organization.
@@ -134,12 +135,6 @@ export class TenancyOperations {
     });
   }
 
-  async assignPlan(ctx: OpContext, orgId: string, planId: string): Promise<Organization> {
-    const { after } = await this.change(orgId, ctx, (db) => assignPlan(db, orgId, planId), 'organization.assign_plan', 'organization', () => orgId);
-    await this.publish({ type: 'org-changed', orgId });
-    return after;
-  }
-
   async createPlan(ctx: OpContext, plan: Plan): Promise<Plan> {
     const created = await withStaff(this.pool, async (db) => {
       const p = await createPlan(db, plan);
@@ -184,8 +179,13 @@ export class TenancyOperations {
     return recordAudit(db, { ...e, actor: ctx.actor, requestId: ctx.requestId });
   }
 
-  /** Tells every gateway; a lost event is bounded by the key cache TTL, so it is logged, not fatal. */
+  /**
+   * Applies the change here at once (a revoked key fails on this gateway before the revoke
+   * call returns), then tells every gateway; a lost event is bounded by the key cache TTL,
+   * so it is logged, not fatal.
+   */
   private async publish(event: TenancyEvent): Promise<void> {
+    this.applyLocally(event);
     await publishTenancyEvent(this.redis, event).catch((err: unknown) => this.log.warn({ err, event: event.type }, 'tenancy event not published'));
   }
 }

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { FastifyBaseLogger } from 'fastify';
 import { calendarPeriods, otherMethodLevels, quotaPeriods, toolCallLevels, type AdmissionLevel, type QuotaPeriods, type RefusalReason } from '../../../core/admission/levels.js';
 import { sequentialId } from '../../../core/ids.js';
@@ -5,6 +6,7 @@ import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
 import { acquire, release, renew, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
 import type { Metrics } from '../observability/metrics.js';
+import { withSpan } from '../observability/spans.js';
 import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
 import type { FallbackLimiter } from './fallback-limiter.js';
 import type { GlobalPool } from './global-pool.js';
@@ -48,6 +50,8 @@ export interface AdmissionRequest {
   readonly ip: string;
   /** The tool of a tools/call; absent for cheap methods (tools/list, ping, ...). */
   readonly tool?: ToolDefinition;
+  /** The call's id when the client named the call (idempotency key); otherwise a fresh one. */
+  readonly callId?: string;
 }
 
 export interface AdmissionDeps {
@@ -60,6 +64,8 @@ export interface AdmissionDeps {
   readonly leaseTtlMs: number;
   /** false only for benchmarks measuring admission's cost (TOLLGATE_ADMISSION=off). */
   readonly enforce: boolean;
+  /** Tracing on: each decision is an `admission` span (undefined: off, no spans). */
+  readonly tracer?: Tracer;
 }
 
 /** Tiers that fail closed (refuse) when Redis cannot decide; the others fall back in process. */
@@ -73,7 +79,22 @@ const FAIL_CLOSED_TIERS = new Set(['free']);
 export class Admission {
   constructor(private readonly deps: AdmissionDeps) {}
 
-  async admit(req: AdmissionRequest): Promise<AdmissionDecision> {
+  /** Decides; with tracing on, as an `admission` span saying how (Redis or fallback) and what was decided. */
+  admit(req: AdmissionRequest): Promise<AdmissionDecision> {
+    if (!this.deps.tracer) return this.decide(req);
+    const attributes = { 'tollgate.tier': req.principal.plan.id, 'tollgate.admission.kind': req.tool ? 'tools/call' : 'other', ...(req.tool ? { 'tollgate.tool': req.tool.name } : {}) };
+    return withSpan(this.deps.tracer, 'admission', attributes, async (span) => {
+      const decision = await this.decide(req);
+      span?.setAttributes(
+        decision.ok
+          ? { 'tollgate.admission.outcome': 'admitted', 'tollgate.admission.mode': decision.permit.mode, 'tollgate.call_id': decision.permit.callId }
+          : { 'tollgate.admission.outcome': 'refused', 'tollgate.admission.reason': decision.refusal.reason },
+      );
+      return decision;
+    });
+  }
+
+  private async decide(req: AdmissionRequest): Promise<AdmissionDecision> {
     const { principal } = req;
     if (!this.deps.enforce) return { ok: true, permit: this.fallbackPermit(principal, false) };
     const tier = principal.plan.id;
@@ -90,7 +111,7 @@ export class Admission {
       : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
 
     let pooled = false;
-    const callId = sequentialId('call');
+    const callId = req.callId ?? sequentialId('call');
     const started = performance.now();
     try {
       if (req.tool) {
@@ -143,15 +164,20 @@ export class Admission {
     }
   }
 
-  /** Ends an admitted call: releases its leases; a failed call gets its quota units back. */
-  async release(permit: Permit, outcome: { failed: boolean }): Promise<void> {
+  /**
+   * Ends an admitted call: releases its leases; a failed call gets its quota units back.
+   * `keepLeases`: a repeated request that joined a call still running gives back only its
+   * charge (the leases, held under the same call id, are the running call's).
+   */
+  async release(permit: Permit, outcome: { failed: boolean; keepLeases?: boolean }): Promise<void> {
     if (permit.mode === 'fallback') {
       this.deps.fallback.end(permit.principal);
       return;
     }
+    const leaseKeys = outcome.keepLeases ? [] : permit.leaseKeys;
     try {
-      const released = await release(this.deps.redis, permit.leaseKeys, outcome.failed ? permit.quotas : [], permit.callId);
-      if (released < permit.leaseKeys.length) this.deps.metrics.leasesLost.inc(permit.leaseKeys.length - released);
+      const released = await release(this.deps.redis, leaseKeys, outcome.failed ? permit.quotas : [], permit.callId);
+      if (released < leaseKeys.length) this.deps.metrics.leasesLost.inc(leaseKeys.length - released);
     } catch (err) {
       // The leases expire by themselves after their TTL; a lost refund is logged.
       this.deps.log.warn({ err, refund: outcome.failed }, 'admission release failed');

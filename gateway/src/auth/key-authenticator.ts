@@ -21,6 +21,8 @@ interface CacheEntry {
 export class KeyAuthenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Promise<CacheEntry['key']>>();
+  /** Bumped by every invalidation: a lookup that started before one must not refill the cache. */
+  private generation = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -56,6 +58,8 @@ export class KeyAuthenticator {
 
   /** Drops cached entries so the next use re-reads the database (revocations, plan moves). */
   invalidate(match: { prefix?: string; orgId?: string; keyId?: string }): void {
+    this.generation++;
+    if (match.prefix) this.inflight.delete(match.prefix);
     if (match.prefix) this.cache.delete(match.prefix);
     if (match.orgId || match.keyId) {
       for (const [prefix, entry] of this.cache) {
@@ -67,6 +71,7 @@ export class KeyAuthenticator {
   private async lookup(prefix: string, now: number): Promise<CacheEntry['key']> {
     const hit = this.cache.get(prefix);
     if (hit && now - hit.loadedAt < this.ttlMs) return hit.key;
+    const generation = this.generation;
     let pending = this.inflight.get(prefix);
     if (!pending) {
       pending = findKeyByPrefix(this.pool, prefix)
@@ -75,10 +80,15 @@ export class KeyAuthenticator {
         .catch((err: unknown) => {
           throw new AppError('UPSTREAM_UNAVAILABLE', 'the key store is unavailable', {}, { cause: err });
         })
-        .finally(() => this.inflight.delete(prefix));
+        .finally(() => {
+          if (this.inflight.get(prefix) === pending) this.inflight.delete(prefix);
+        });
       this.inflight.set(prefix, pending);
     }
     const key = await pending;
+    // A row read before an invalidation may predate the change: use it for this call (it
+    // raced the change), but never cache it.
+    if (generation !== this.generation) return key;
     if (this.cache.size >= this.maxEntries) this.cache.clear();
     this.cache.set(prefix, { key, loadedAt: now });
     return key;

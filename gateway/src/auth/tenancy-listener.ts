@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { redisKeys } from '../../../core/redis-keys.js';
 import type { RedisSubscriptions } from '../../../platform/redis/subscriptions.js';
-import { parseTenancyEvent } from '../../../platform/tenancy/events.js';
+import { parseTenancyEvent, type TenancyEvent } from '../../../platform/tenancy/events.js';
 
 export interface TenancyHandlers {
   /** The key no longer works: forget it and close its sessions. */
@@ -20,15 +20,24 @@ export function listenForTenancyEvents(subscriptions: RedisSubscriptions, handle
     const event = parseTenancyEvent(message);
     if (!event) return;
     log.info({ event: event.type, ...('keyId' in event ? { keyId: event.keyId } : {}), ...('orgId' in event ? { orgId: event.orgId } : {}) }, 'tenancy event applied');
-    switch (event.type) {
-      case 'key-revoked':
-        return handlers.keyRevoked(event.keyId, event.prefix);
-      case 'key-changed':
-        return handlers.keyChanged(event.keyId, event.prefix);
-      case 'org-changed':
-        return handlers.orgChanged(event.orgId);
-      case 'plans-changed':
-        return handlers.plansChanged();
-    }
+    applyTenancyEvent(handlers, event);
   });
+}
+
+/**
+ * Applies one event. Handlers are idempotent: the gateway that made a change applies it
+ * itself before answering (so its own caller never sees the old state) and then receives
+ * the same event again over pub/sub.
+ */
+export function applyTenancyEvent(handlers: TenancyHandlers, event: TenancyEvent): void {
+  switch (event.type) {
+    case 'key-revoked':
+      return handlers.keyRevoked(event.keyId, event.prefix);
+    case 'key-changed':
+      return handlers.keyChanged(event.keyId, event.prefix);
+    case 'org-changed':
+      return handlers.orgChanged(event.orgId);
+    case 'plans-changed':
+      return handlers.plansChanged();
+  }
 }

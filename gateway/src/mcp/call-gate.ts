@@ -1,4 +1,5 @@
 import { AppError } from '../../../core/errors.js';
+import { idempotentCallId } from '../tools/idempotency.js';
 import { formatDuration } from '../../../core/duration.js';
 import { planAllowsTool } from '../../../core/plans.js';
 import type { Principal } from '../../../core/principal.js';
@@ -57,7 +58,13 @@ export class CallGate {
         }),
       };
     }
-    const decision = await this.admission.admit({ principal, ip, tool });
+    let callId: string | undefined;
+    try {
+      callId = tool.mode === 'workflow' ? idempotentCallId(principal.orgId, request.params) : undefined;
+    } catch (err) {
+      return { ok: false, error: err as AppError };
+    }
+    const decision = await this.admission.admit({ principal, ip, tool, ...(callId ? { callId } : {}) });
     if (!decision.ok) {
       this.refusedCall(principal, tool.name);
       return { ok: false, error: this.refusal(decision.refusal, principal, tool.group === 'expensive' ? 'calls of expensive tools' : 'calls') };

@@ -223,4 +223,35 @@ describe('WebSocketServerTransport', () => {
     await serverClosed;
     expect(errors.length).toBeGreaterThanOrEqual(1);
   });
+
+  it('drains: a running request is answered, a new one is refused, then the socket closes with 1001', async () => {
+    const { client, inbox, closed, transport } = await connect();
+    await transport.start();
+    const running = nextDelivered(transport);
+    client.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'slow' } }));
+    await running;
+    expect(transport.inflight).toBe(1);
+
+    const drained = transport.drain(CLOSE.goingAway, 'server shutting down', 10_000);
+    client.send(JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'late' } }));
+    expect(await inbox.next()).toMatchObject({ id: 2, error: { code: -32000, message: expect.stringMatching(/shutting down/) as unknown } });
+    expect(client.readyState).toBe(WebSocket.OPEN);
+
+    await transport.send({ jsonrpc: '2.0', id: 1, result: { content: [] } });
+    expect(await inbox.next()).toMatchObject({ id: 1, result: { content: [] } });
+    await drained;
+    const [code, reason] = await closed;
+    expect(code).toBe(CLOSE.goingAway);
+    expect(reason.toString()).toBe('server shutting down');
+  });
+
+  it('a drain closes at its deadline even when a request never ends', async () => {
+    const { client, closed, transport } = await connect();
+    await transport.start();
+    const running = nextDelivered(transport);
+    client.send(JSON.stringify({ jsonrpc: '2.0', id: 'stuck', method: 'tools/call', params: {} }));
+    await running;
+    await transport.drain(CLOSE.goingAway, 'server shutting down', 50);
+    expect((await closed)[0]).toBe(CLOSE.goingAway);
+  });
 });

@@ -37,6 +37,9 @@ export class WebSocketServerTransport implements Transport {
   private alive = true;
   private readonly buffered: JSONRPCMessage[] = [];
   private readonly pinger: NodeJS.Timeout | undefined;
+  /** Ids of the peer's requests not answered yet (what a drain waits for). */
+  private readonly pending = new Set<string | number>();
+  private draining: { readonly code: number; readonly reason: string; readonly done: () => void } | undefined;
 
   constructor(
     private readonly socket: WebSocket,
@@ -62,9 +65,49 @@ export class WebSocketServerTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.socket.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
+    const answered = isResponse(message) ? message.id : null;
+    return new Promise<void>((resolve, reject) => {
+      this.socket.send(JSON.stringify(message), (err) => {
+        if (answered !== null && this.pending.delete(answered)) this.closeIfDrained();
+        if (err) reject(err);
+        else resolve();
+      });
     });
+  }
+
+  /** Requests received and not answered yet. */
+  get inflight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Graceful end: requests already running finish and are answered, new ones are refused
+   * (JSON-RPC error), and the socket closes with `code` once nothing is pending, or after
+   * `timeoutMs` at the latest. Resolves when the close frame has been sent.
+   */
+  drain(code: number, reason: string, timeoutMs: number): Promise<void> {
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.closeWith(code, reason);
+        resolve();
+      }, timeoutMs);
+      this.draining = {
+        code,
+        reason,
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      this.closeIfDrained();
+    });
+  }
+
+  private closeIfDrained(): void {
+    if (!this.draining || this.pending.size > 0) return;
+    this.closeWith(this.draining.code, this.draining.reason);
+    this.draining.done();
   }
 
   async close(): Promise<void> {
@@ -98,6 +141,13 @@ export class WebSocketServerTransport implements Transport {
       this.reject(typeof id === 'string' || typeof id === 'number' ? id : null, -32600, 'Invalid Request: not a JSON-RPC 2.0 message (send one message per frame; batches are not supported)');
       return;
     }
+    if (isRequest(message)) {
+      if (this.draining) {
+        this.reject(message.id, -32000, 'the server is shutting down; reconnect and retry');
+        return;
+      }
+      this.pending.add(message.id);
+    }
     if (this.started) this.onmessage?.(message);
     else this.buffered.push(message);
   }
@@ -119,8 +169,18 @@ export class WebSocketServerTransport implements Transport {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.pinger);
+    this.pending.clear();
+    this.draining?.done();
     this.onclose?.();
   }
+}
+
+function isRequest(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number; method: string } {
+  return 'method' in m && 'id' in m && (typeof m.id === 'string' || typeof m.id === 'number');
+}
+
+function isResponse(m: JSONRPCMessage): m is JSONRPCMessage & { id: string | number | null } {
+  return !('method' in m) && 'id' in m && ('result' in m || 'error' in m);
 }
 
 function rawText(data: RawData): string {

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { VERSION } from '../../../platform/version.js';
 
 export interface OpenApiInfo {
   readonly title: string;
@@ -19,7 +20,7 @@ export async function withOpenApi(app: FastifyInstance, info: OpenApiInfo): Prom
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: info.title, description: info.description, version: '0.1.0' },
+      info: { title: info.title, description: info.description, version: VERSION },
       components: { securitySchemes: info.securitySchemes },
     },
     transform: jsonSchemaTransform,

@@ -18,6 +18,8 @@ export function toolDescriptor(def: ToolDefinition): Tool {
       inputSchema: z.toJSONSchema(def.input, { io: 'input', unrepresentable: 'any' }) as Tool['inputSchema'],
       ...(def.output ? { outputSchema: z.toJSONSchema(def.output, { io: 'output', unrepresentable: 'any' }) } : {}),
       annotations: { title: def.title, ...def.annotations },
+      // Workflow tools may run as MCP tasks (2025-11-25): the result is fetched later, from any gateway.
+      ...(def.mode === 'workflow' ? { execution: { taskSupport: 'optional' as const } } : {}),
     };
     cache.set(def, tool);
   }

@@ -1,68 +1,58 @@
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import type { ServerContext, CallToolResult } from '@modelcontextprotocol/server';
 import { AppError, ERRORS, type ErrorCode } from '../../../core/errors.js';
-import { newId } from '../../../core/ids.js';
-import type { ToolDefinition } from '../../../core/tools/define.js';
+import type { ToolDefinition, WorkflowToolOptions } from '../../../core/tools/define.js';
 import { SA } from '../../../core/temporal/search-attributes.js';
 import { progressChannel, workflowIds } from '../../../core/temporal/workflow-ids.js';
 import { TOOL_CALL_WORKFLOW, type ToolCallInput, type ToolCallOutput, type ToolCallWorkflow } from '../../../core/temporal/contracts.js';
+import type { Permit } from '../admission/admission.js';
 import type { ExchangeContext } from '../mcp/exchange-context.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ProgressHub } from './progress-hub.js';
 
 /**
  * Runs a `workflow` tool: one Temporal workflow per call, id from organization + call id,
- * findable by organization, plan and tool. The caller waits on the same MCP request and
- * receives progress notifications relayed from the activity through Redis pub/sub.
- * Cancelling the request (or losing its connection, for tools whose policy is `cancel`)
- * cancels the workflow.
+ * findable by organization, plan and tool. Either the caller waits on the same MCP request
+ * and receives progress notifications relayed from the activity through Redis pub/sub
+ * (cancelling the request, or losing its connection for tools whose policy is `cancel`,
+ * cancels the workflow), or — a task-augmented call — gets a task at once and fetches the
+ * result later, from any gateway (gateway/src/tools/tool-tasks.ts).
  */
+/** Set once the workflow has taken the call over: from then on it settles the call, not the gateway. */
+export interface Handoff {
+  toWorkflow: boolean;
+  /**
+   * The call was started before (a retried request with the same idempotency key): this
+   * request joined that run, `running` or already `closed`, and must give back what its own
+   * admission charged.
+   */
+  repeatOf?: 'running' | 'closed';
+}
+
+/** A task-augmented call's answer (MCP 2025-11-25 tasks): the work goes on; poll or fetch by id. */
+export interface StartedTask {
+  readonly taskId: string;
+  readonly createdAt: string;
+}
+
 export class WorkflowToolRunner {
   constructor(
     private readonly temporal: Client,
     private readonly progress: ProgressHub,
     private readonly taskQueue: string,
+    private readonly leaseTtlMs: number,
     private readonly metrics?: Metrics,
   ) {}
 
-  async run(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
-    const options = tool.workflow;
-    if (!options) throw new AppError('INTERNAL', `tool ${tool.name} has no workflow options`);
-    const { principal } = exchange;
-    const callId = newId('call');
-    const workflowId = workflowIds.toolCall(principal.orgId, callId);
-    const input: ToolCallInput = {
-      callId,
-      requestId: exchange.requestId,
-      tool: tool.name,
-      args,
-      orgId: principal.orgId,
-      userId: principal.userId,
-      keyId: principal.keyId,
-      plan: principal.plan.id,
-      timeouts: { startToCloseMs: options.startToCloseMs, heartbeatMs: options.heartbeatMs, maxAttempts: options.maxAttempts },
-    };
-
+  /** Runs the call and waits for its result, relaying progress; `handoff` says who settles it. */
+  async run(tool: ToolDefinition, args: unknown, permit: Permit, exchange: ExchangeContext, ctx: ServerContext, handoff: Handoff): Promise<CallToolResult> {
+    const options = optionsOf(tool);
+    const workflowId = workflowIds.toolCall(permit.principal.orgId, permit.callId);
     const unsubscribe = await this.relayProgress(workflowId, ctx);
     let onAbort: (() => void) | undefined;
     try {
-      const handle = await this.temporal.workflow.start<ToolCallWorkflow>(TOOL_CALL_WORKFLOW, {
-        workflowId,
-        taskQueue: this.taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-        typedSearchAttributes: [
-          { key: SA.orgId, value: principal.orgId },
-          { key: SA.userId, value: principal.userId },
-          { key: SA.plan, value: principal.plan.id },
-          { key: SA.tool, value: tool.name },
-          { key: SA.callStatus, value: 'running' },
-        ],
-        memo: { requestId: exchange.requestId },
-      });
-      exchange.log.info({ workflowId, tool: tool.name }, 'tool workflow started');
-      this.metrics?.workflowStarts.inc({ tool: tool.name });
+      const handle = await this.start(tool, args, permit, exchange, handoff);
       onAbort = () => {
         if (options.onDisconnect === 'cancel') {
           handle.cancel().catch((err: unknown) => exchange.log.warn({ err, workflowId }, 'workflow cancel failed'));
@@ -78,6 +68,68 @@ export class WorkflowToolRunner {
       if (onAbort) ctx.mcpReq.signal.removeEventListener('abort', onAbort);
       unsubscribe();
     }
+  }
+
+  /** Starts the call as a task and answers at once: its id is the call id (tasks/get, tasks/result, tasks/cancel). */
+  async startTask(tool: ToolDefinition, args: unknown, permit: Permit, exchange: ExchangeContext, handoff: Handoff): Promise<StartedTask> {
+    await this.start(tool, args, permit, exchange, handoff);
+    return { taskId: permit.callId, createdAt: new Date().toISOString() };
+  }
+
+  /**
+   * Starts the call's workflow, id `tool-call/<org>/<callId>`, carrying the call's leases and
+   * usage so that the workflow settles them when it ends, wherever this gateway is by then.
+   */
+  private async start(tool: ToolDefinition, args: unknown, permit: Permit, exchange: ExchangeContext, handoff: Handoff) {
+    const options = optionsOf(tool);
+    const { principal } = permit;
+    const workflowId = workflowIds.toolCall(principal.orgId, permit.callId);
+    const input: ToolCallInput = {
+      callId: permit.callId,
+      requestId: exchange.requestId,
+      tool: tool.name,
+      args,
+      orgId: principal.orgId,
+      userId: principal.userId,
+      keyId: principal.keyId,
+      plan: principal.plan.id,
+      timeouts: { startToCloseMs: options.startToCloseMs, heartbeatMs: options.heartbeatMs, maxAttempts: options.maxAttempts },
+      settlement: {
+        lease: permit.mode === 'redis' ? { keys: permit.leaseKeys, ttlMs: this.leaseTtlMs, quotas: permit.quotas } : null,
+        usage: { tier: principal.plan.id, overage: permit.overQuota.some((o) => o.policy === 'overage'), transport: exchange.transport, startedAt: Date.now() },
+      },
+    };
+    let handle;
+    try {
+      handle = await this.temporal.workflow.start<ToolCallWorkflow>(TOOL_CALL_WORKFLOW, {
+        workflowId,
+        taskQueue: this.taskQueue,
+        args: [input],
+        // A call id names one run forever: a retried request joins it, running or finished.
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: SA.orgId, value: principal.orgId },
+          { key: SA.userId, value: principal.userId },
+          { key: SA.plan, value: principal.plan.id },
+          { key: SA.tool, value: tool.name },
+          { key: SA.callStatus, value: 'running' },
+        ],
+        memo: { requestId: exchange.requestId },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      const existing = this.temporal.workflow.getHandle<ToolCallWorkflow>(workflowId);
+      const { status } = await existing.describe();
+      handoff.toWorkflow = true;
+      handoff.repeatOf = status.name === 'RUNNING' ? 'running' : 'closed';
+      exchange.log.info({ workflowId, tool: tool.name, repeatOf: handoff.repeatOf }, 'repeated call joined its workflow');
+      return existing;
+    }
+    handoff.toWorkflow = true;
+    exchange.log.info({ workflowId, tool: tool.name }, 'tool workflow started');
+    this.metrics?.workflowStarts.inc({ tool: tool.name });
+    return handle;
   }
 
   private async relayProgress(workflowId: string, ctx: ServerContext): Promise<() => void> {
@@ -97,7 +149,7 @@ export class WorkflowToolRunner {
   }
 
   /** A failed run becomes an `isError` result with a sanitized message; cancellation stays an error. */
-  private failure(err: unknown, tool: ToolDefinition, workflowId: string, exchange: ExchangeContext): CallToolResult {
+  failure(err: unknown, tool: ToolDefinition, workflowId: string, exchange: ExchangeContext): CallToolResult {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause;
       this.metrics?.workflowFailures.inc({ tool: tool.name, reason: failureReason(cause) });
@@ -116,6 +168,11 @@ export class WorkflowToolRunner {
     }
     throw err;
   }
+}
+
+function optionsOf(tool: ToolDefinition): WorkflowToolOptions {
+  if (!tool.workflow) throw new AppError('INTERNAL', `tool ${tool.name} has no workflow options`);
+  return tool.workflow;
 }
 
 function failureReason(cause: unknown): 'failed' | 'timeout' | 'cancelled' | 'terminated' {

@@ -6,21 +6,13 @@ const org = (orgId: string) => `tg:{${orgId}}`;
 
 export const redisKeys = {
   /**
-   * The organization's per-minute token buckets for one tier (hash of "tokens:ts"): fields
-   * `k:<key>` (per API key), `u:<user>`, `x:<user>` (expensive tools) and `o` (the whole
-   * organization). One hash, so one read and one write decide them all.
+   * The organization's admission state (hash; see admission-acquire.lua): one key, so a
+   * decision touches two (this and the period's quota hash). Field names say the
+   * identifier, the tier and the window (`admissionFields`).
    */
-  rates: (orgId: string, tier: string): string => `${org(orgId)}:rl:${tier}:1m`,
-  /** Sliding-window log (zset) of one user's recent calls, for burst control. */
+  admission: (orgId: string): string => `${org(orgId)}:adm`,
+  /** Sliding-window log (zset) of one user's recent calls, for a burst too large to keep as a ring. */
   userBurst: (orgId: string, userId: string, tier: string, windowMs: number): string => `${org(orgId)}:burst:user:${userId}:${tier}:${windowMs}ms`,
-  /** Token bucket of calls from one client IP into the organization (a key of its own: IPs have no bound). */
-  ipRate: (orgId: string, ip: string, tier: string): string => `${org(orgId)}:rl:ip:${ip}:${tier}:1m`,
-  /** Token bucket of one key's cheap methods (tools/list, ping, ...) per minute. */
-  otherMethodsRate: (orgId: string, keyId: string, tier: string): string => `${org(orgId)}:rl:other:key:${keyId}:${tier}:1m`,
-  /** Concurrency leases (zset lease id → expiry ms). */
-  userLeases: (orgId: string, userId: string): string => `${org(orgId)}:conc:user:${userId}`,
-  orgLeases: (orgId: string): string => `${org(orgId)}:conc:org`,
-  expensiveLeases: (orgId: string, userId: string): string => `${org(orgId)}:conc:exp:user:${userId}`,
   /**
    * The organization's quota counters for one billing period (hash): fields `o` and
    * `u:<user>` count the period, `o:<day>`, `u:<user>:<day>` and `x:<user>:<day>` (expensive
@@ -36,4 +28,23 @@ export const redisKeys = {
   usageStream: (shard: number): string => `tg:{usage:${shard}}:records`,
   /** Pub/sub channel on which key revocations, org changes and plan edits reach every gateway. */
   tenancyEvents: (): string => 'tg:events:tenancy',
+} as const;
+
+/**
+ * Fields of the admission hash. The first letter is the field's kind, which housekeeping
+ * reads: `b` token bucket, `w` sliding-window ring, `c` concurrency counter (`l:<call>`
+ * lease records and `n` are the script's own).
+ */
+export const admissionFields = {
+  keyRate: (keyId: string, tier: string): string => `b:k:${keyId}:${tier}:1m`,
+  userRate: (userId: string, tier: string): string => `b:u:${userId}:${tier}:1m`,
+  orgRate: (tier: string): string => `b:o:${tier}:1m`,
+  expensiveRate: (userId: string, tier: string): string => `b:x:${userId}:${tier}:1m`,
+  ipRate: (ip: string, tier: string): string => `b:i:${ip}:${tier}:1m`,
+  /** Cheap methods (tools/list, ping, ...) of one key. */
+  otherMethodsRate: (keyId: string, tier: string): string => `b:m:${keyId}:${tier}:1m`,
+  userBurst: (userId: string, tier: string, windowMs: number): string => `w:u:${userId}:${tier}:${windowMs}ms`,
+  userConcurrency: (userId: string): string => `c:u:${userId}`,
+  orgConcurrency: 'c:o',
+  expensiveConcurrency: (userId: string): string => `c:x:${userId}`,
 } as const;

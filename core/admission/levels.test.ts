@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Plan, QuotaPolicy } from '../plans.js';
-import { calendarPeriods, otherMethodLevels, toolCallLevels, type AdmissionLevel, type CallDescription } from './levels.js';
+import { calendarPeriods, otherMethodLevels, RING_MAX_CALLS, toolCallLevels, type AdmissionLevel, type CallDescription } from './levels.js';
 
 const LIMITS: Plan['limits'] = {
   perKey: { perMinute: 20 },
@@ -33,12 +33,13 @@ const DAY = 86_400_000;
 /** What identifies a level in order: its kind, reason and scope. */
 const shape = (levels: readonly AdmissionLevel[]) => levels.map((l) => `${l.kind}:${l.reason}:${l.scope}`);
 
-/** One counter: a level's key, and its field for quotas (quota counters are fields of one hash). */
+/** One counter: a level's key, and its field (every level but a large burst window is a field of a hash). */
 const counter = (l: AdmissionLevel) => (l.field === undefined ? l.key : `${l.key} ${l.field}`);
 
 /** The quota hash of the organization for the billing period of NOW. */
 const QUOTAS = `tg:{${ORG}}:quota:m:2026-11`;
-const RATES = `tg:{${ORG}}:rl:pro:1m`;
+/** The organization's admission hash: every level but quotas (and a burst too large for a ring). */
+const ADM = `tg:{${ORG}}:adm`;
 
 /** The substring Redis Cluster hashes: between the first `{` and the next `}`. */
 const hashTag = (key: string) => {
@@ -86,8 +87,8 @@ describe('toolCallLevels', () => {
     const isCore = (l: AdmissionLevel) => core.some((c) => counter(c) === counter(l));
     const added = expensive.filter((l) => !isCore(l));
     expect(added.map((l) => [l.kind, l.key, l.field, l.limit])).toEqual([
-      ['bucket', RATES, 'x:usr_TestUser', LIMITS.expensive.perMinute],
-      ['lease', `tg:{${ORG}}:conc:exp:user:usr_TestUser`, undefined, LIMITS.expensive.concurrent],
+      ['bucket', ADM, 'b:x:usr_TestUser:pro:1m', LIMITS.expensive.perMinute],
+      ['lease', ADM, 'c:x:usr_TestUser', LIMITS.expensive.concurrent],
       ['quota', QUOTAS, `x:usr_TestUser:${PERIODS.dayId}`, LIMITS.expensive.perDay],
     ]);
     // Everything else is the same as for a core tool, in the same relative order.
@@ -136,26 +137,41 @@ describe('toolCallLevels', () => {
     expect(hashTag(otherMethodLevels(call(plan('pro', 'soft')))[0]!.key)).toBe(ORG);
   });
 
-  it('counters are distinct: no two levels of one call share a counter (quotas share one hash, each with a field of its own)', () => {
+  it('counters are distinct: no two levels of one call share a counter (each a field of its own: quotas in the period hash, the rest in the admission hash)', () => {
     for (const group of ['core', 'expensive'] as const) {
       const levels = toolCallLevels(call(plan('pro', 'soft'), group), PERIODS);
       const counters = levels.map(counter);
       expect(new Set(counters).size).toBe(counters.length);
-      const quotas = levels.filter((l) => l.kind === 'quota');
-      const hashedRates = levels.filter((l) => l.kind === 'bucket' && l.scope !== 'ip');
-      const others = levels.filter((l) => l.kind !== 'quota' && !hashedRates.includes(l));
-      // Quotas and the bounded rate buckets carry a field in a shared hash; the rest do not.
-      for (const l of [...quotas, ...hashedRates]) expect(typeof l.field, l.key).toBe('string');
-      for (const l of others) expect(l.field, l.key).toBeUndefined();
-      // Quotas: one hash for the period; rates: one hash for the tier; other levels
-      // (the IP bucket, the burst window, the lease sets): one key each, none of them a hash.
-      expect(new Set(quotas.map((l) => l.key))).toEqual(new Set([QUOTAS]));
-      expect(new Set(hashedRates.map((l) => l.key))).toEqual(new Set([RATES]));
-      const otherKeys = others.map((l) => l.key);
-      expect(new Set(otherKeys).size).toBe(otherKeys.length);
-      expect(otherKeys).not.toContain(QUOTAS);
-      expect(otherKeys).not.toContain(RATES);
+      for (const l of levels) expect(typeof l.field, l.key).toBe('string');
+      const fields = levels.map((l) => l.field);
+      expect(new Set(fields).size).toBe(fields.length);
+      // The shape acquire takes: every level of the admission hash first, quotas last, in one hash each.
+      const firstQuota = levels.findIndex((l) => l.kind === 'quota');
+      expect(levels.slice(firstQuota).every((l) => l.kind === 'quota')).toBe(true);
+      expect(new Set(levels.slice(0, firstQuota).map((l) => l.key))).toEqual(new Set([ADM]));
+      expect(new Set(levels.slice(firstQuota).map((l) => l.key))).toEqual(new Set([QUOTAS]));
+      expect(levels[0]!.key).toBe(ADM);
     }
+  });
+
+  it('field names start with their kind, which housekeeping reads: b bucket, w burst ring, c concurrency', () => {
+    const levels = toolCallLevels({ ...call(plan('pro', 'soft'), 'expensive'), ip: '2001:db8::1' }, PERIODS);
+    const prefix = { bucket: 'b:', window: 'w:', lease: 'c:' } as const;
+    for (const l of levels) if (l.kind !== 'quota') expect(l.field!.startsWith(prefix[l.kind]), l.field).toBe(true);
+    expect(otherMethodLevels(call(plan('pro', 'soft')))[0]!.field!.startsWith('b:')).toBe(true);
+  });
+
+  it(`a burst of at most RING_MAX_CALLS (${RING_MAX_CALLS}) is a ring in the admission hash; a larger one is a sorted set of its own`, () => {
+    const burstOf = (max: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs: 1_000 } })), PERIODS).find((l) => l.kind === 'window')!;
+    expect(burstOf(RING_MAX_CALLS)).toMatchObject({ key: ADM, field: 'w:u:usr_TestUser:pro:1000ms', limit: RING_MAX_CALLS, p1: 1_000 });
+    const large = burstOf(RING_MAX_CALLS + 1);
+    expect(large).toMatchObject({ key: `tg:{${ORG}}:burst:user:usr_TestUser:pro:1000ms`, limit: RING_MAX_CALLS + 1, p1: 1_000 });
+    expect(large.field).toBeUndefined();
+    // Still in the organization's slot, and still after the levels of the admission hash's first one.
+    expect(hashTag(large.key)).toBe(ORG);
+    const levels = toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max: 1_000, windowMs: 1_000 } })), PERIODS);
+    expect(levels[0]!.key).toBe(ADM);
+    expect(levels.filter((l) => l.field === undefined)).toHaveLength(1);
   });
 
   it("forces Free to 'block' even when its plan data says 'soft'", () => {
@@ -171,21 +187,20 @@ describe('toolCallLevels', () => {
     for (const l of levels) expect(l.policy, l.key).toBe(l.kind === 'quota' ? policy : 'block');
   });
 
-  it('rate keys carry the tier and the window; lease keys, the quota hash and its fields carry neither tier nor window', () => {
+  it('rate fields carry the tier and the window; lease fields, the quota hash and its fields carry neither tier nor window', () => {
     const levels = toolCallLevels(call(plan('pro', 'soft'), 'expensive'), PERIODS);
     expect(levels.filter((l) => l.kind === 'bucket' || l.kind === 'window').map((l) => [l.key, l.field])).toEqual([
-      [RATES, 'k:key_TestKey'],
-      [RATES, 'u:usr_TestUser'],
-      [`tg:{${ORG}}:burst:user:usr_TestUser:pro:1000ms`, undefined],
-      [RATES, 'o'],
-      [`tg:{${ORG}}:rl:ip:203.0.113.7:pro:1m`, undefined],
-      [RATES, 'x:usr_TestUser'],
+      [ADM, 'b:k:key_TestKey:pro:1m'],
+      [ADM, 'b:u:usr_TestUser:pro:1m'],
+      [ADM, 'w:u:usr_TestUser:pro:1000ms'],
+      [ADM, 'b:o:pro:1m'],
+      [ADM, 'b:i:203.0.113.7:pro:1m'],
+      [ADM, 'b:x:usr_TestUser:pro:1m'],
     ]);
-    expect(RATES).toBe(`tg:{${ORG}}:rl:pro:1m`);
-    expect(levels.filter((l) => l.kind === 'lease').map((l) => l.key)).toEqual([
-      `tg:{${ORG}}:conc:user:usr_TestUser`,
-      `tg:{${ORG}}:conc:org`,
-      `tg:{${ORG}}:conc:exp:user:usr_TestUser`,
+    expect(levels.filter((l) => l.kind === 'lease').map((l) => [l.key, l.field])).toEqual([
+      [ADM, 'c:u:usr_TestUser'],
+      [ADM, 'c:o'],
+      [ADM, 'c:x:usr_TestUser'],
     ]);
     // Quotas: the organization's hash of the billing period, one field per counter.
     expect(levels.filter((l) => l.kind === 'quota').map((l) => [l.reason, l.scope, l.key, l.field])).toEqual([
@@ -212,18 +227,22 @@ describe('toolCallLevels', () => {
     for (const k of keysOf(pro, ['bucket', 'window'])) expect(freeRates).not.toContain(k);
   });
 
-  it('a different burst window is a different burst key', () => {
-    const a = toolCallLevels(call(plan('pro', 'soft')), PERIODS).find((l) => l.kind === 'window')!;
-    const b = toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max: 10, windowMs: 2_000 } })), PERIODS).find((l) => l.kind === 'window')!;
-    expect(a.key).not.toBe(b.key);
-    expect(b.key.endsWith(':2000ms')).toBe(true);
+  it('a different burst window is a different burst counter (ring field, or sorted-set key when large)', () => {
+    const burstOf = (max: number, windowMs: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs } })), PERIODS).find((l) => l.kind === 'window')!;
+    const [a, b] = [burstOf(10, 1_000), burstOf(10, 2_000)];
+    expect(a.key).toBe(b.key);
+    expect(a.field).not.toBe(b.field);
+    expect(b.field!.endsWith(':2000ms')).toBe(true);
+    const [c, d] = [burstOf(100, 1_000), burstOf(100, 2_000)];
+    expect(c.key).not.toBe(d.key);
+    expect(d.key.endsWith(':2000ms')).toBe(true);
   });
 });
 
 describe('otherMethodLevels', () => {
   it('is one per-key bucket at the plan’s cheap-method rate', () => {
     expect(otherMethodLevels(call(plan('pro', 'soft')))).toEqual([
-      { reason: 'rate', scope: 'key', kind: 'bucket', key: `tg:{${ORG}}:rl:other:key:key_TestKey:pro:1m`, limit: LIMITS.otherMethodsPerMinute, p1: 60_000, p2: 0, policy: 'block', period: 'minute' },
+      { reason: 'rate', scope: 'key', kind: 'bucket', key: ADM, field: 'b:m:key_TestKey:pro:1m', limit: LIMITS.otherMethodsPerMinute, p1: 60_000, p2: 0, policy: 'block', period: 'minute' },
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import type { Plan, QuotaPolicy } from '../plans.js';
-import { redisKeys } from '../redis-keys.js';
+import { admissionFields as fields, redisKeys } from '../redis-keys.js';
 import type { ToolGroup } from '../tools/define.js';
 
 /** Why a call was refused: the stable `data.reason` of refusals. */
@@ -14,7 +14,7 @@ export interface AdmissionLevel {
   readonly scope: 'key' | 'user' | 'organization' | 'ip';
   readonly kind: LevelKind;
   readonly key: string;
-  /** bucket or quota: its field in a hash shared with other levels (absent: a key of its own). */
+  /** Its field in `key` (absent only for a burst window kept as a sorted set of its own). */
   readonly field?: string;
   readonly limit: number;
   /** bucket: refill period ms; window: window ms; quota: TTL ms of the quota hash; lease: unused. */
@@ -99,17 +99,17 @@ export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): Ad
   const tier = plan.id;
   const quotaPolicy: QuotaPolicy = tier === 'free' ? 'block' : plan.quotaPolicy;
   const expensive = call.group === 'expensive';
-  const rates = redisKeys.rates(orgId, tier);
+  const hash = redisKeys.admission(orgId);
   const levels: AdmissionLevel[] = [
-    bucket('rate', 'key', rates, l.perKey.perMinute, `k:${keyId}`),
-    bucket('rate', 'user', rates, l.perUser.perMinute, `u:${userId}`),
-    { reason: 'burst', scope: 'user', kind: 'window', key: redisKeys.userBurst(orgId, userId, tier, l.burst.windowMs), limit: l.burst.max, p1: l.burst.windowMs, p2: 0, policy: 'block' },
-    bucket('rate', 'organization', rates, l.perOrg.perMinute, 'o'),
-    bucket('ip', 'ip', redisKeys.ipRate(orgId, ip, tier), l.perIp.perMinute),
+    bucket('rate', 'key', hash, l.perKey.perMinute, fields.keyRate(keyId, tier)),
+    bucket('rate', 'user', hash, l.perUser.perMinute, fields.userRate(userId, tier)),
+    burst(orgId, userId, tier, l.burst),
+    bucket('rate', 'organization', hash, l.perOrg.perMinute, fields.orgRate(tier)),
+    bucket('ip', 'ip', hash, l.perIp.perMinute, fields.ipRate(ip, tier)),
   ];
-  if (expensive) levels.push(bucket('rate', 'user', rates, l.expensive.perMinute, `x:${userId}`));
-  levels.push(lease('user', redisKeys.userLeases(orgId, userId), l.perUser.concurrent), lease('organization', redisKeys.orgLeases(orgId), l.perOrg.concurrent));
-  if (expensive) levels.push(lease('user', redisKeys.expensiveLeases(orgId, userId), l.expensive.concurrent));
+  if (expensive) levels.push(bucket('rate', 'user', hash, l.expensive.perMinute, fields.expensiveRate(userId, tier)));
+  levels.push(lease('user', hash, l.perUser.concurrent, fields.userConcurrency(userId)), lease('organization', hash, l.perOrg.concurrent, fields.orgConcurrency));
+  if (expensive) levels.push(lease('user', hash, l.expensive.concurrent, fields.expensiveConcurrency(userId)));
   const quotaKey = redisKeys.quotas(orgId, periods.monthId);
   // One hash per period holds every counter; it lives until a day after the period ends.
   const quotaTtl = periods.msToMonthEnd + DAY;
@@ -136,13 +136,27 @@ export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): Ad
 
 /** The one level of cheap methods (tools/list, ping, ...): a generous per-key rate. */
 export function otherMethodLevels(call: Omit<CallDescription, 'group' | 'ip' | 'userId'>): AdmissionLevel[] {
-  return [bucket('rate', 'key', redisKeys.otherMethodsRate(call.orgId, call.keyId, call.plan.id), call.plan.limits.otherMethodsPerMinute)];
+  return [bucket('rate', 'key', redisKeys.admission(call.orgId), call.plan.limits.otherMethodsPerMinute, fields.otherMethodsRate(call.keyId, call.plan.id))];
 }
 
-function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number, field?: string): AdmissionLevel {
-  return { reason, scope, kind: 'bucket', key, ...(field ? { field } : {}), limit: perMinute, p1: MINUTE, p2: 0, policy: 'block', period: 'minute' };
+/**
+ * The largest burst kept as a ring of call times in the admission hash (O(1) per call, a
+ * few hundred bytes); a larger one is a sorted set of its own (O(log n), one more key).
+ */
+export const RING_MAX_CALLS = 64;
+
+/** The per-user burst window: a ring in the admission hash, or its own sorted set when large. */
+function burst(orgId: string, userId: string, tier: string, b: { max: number; windowMs: number }): AdmissionLevel {
+  const base = { reason: 'burst', scope: 'user', kind: 'window', limit: b.max, p1: b.windowMs, p2: 0, policy: 'block' } as const;
+  return b.max <= RING_MAX_CALLS
+    ? { ...base, key: redisKeys.admission(orgId), field: fields.userBurst(userId, tier, b.windowMs) }
+    : { ...base, key: redisKeys.userBurst(orgId, userId, tier, b.windowMs) };
 }
 
-function lease(scope: AdmissionLevel['scope'], key: string, limit: number): AdmissionLevel {
-  return { reason: 'concurrency', scope, kind: 'lease', key, limit, p1: 0, p2: 0, policy: 'block' };
+function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number, field: string): AdmissionLevel {
+  return { reason, scope, kind: 'bucket', key, field, limit: perMinute, p1: MINUTE, p2: 0, policy: 'block', period: 'minute' };
+}
+
+function lease(scope: AdmissionLevel['scope'], key: string, limit: number, field: string): AdmissionLevel {
+  return { reason: 'concurrency', scope, kind: 'lease', key, field, limit, p1: 0, p2: 0, policy: 'block' };
 }

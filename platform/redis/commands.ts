@@ -11,7 +11,10 @@ const script = (name: string) => readFileSync(new URL(`./scripts/${name}.lua`, i
 const SCRIPTS = {
   admissionAcquire: { lua: script('admission-acquire') },
   admissionRelease: { lua: script('admission-release') },
-  admissionRenew: { lua: script('admission-renew') },
+  admissionReleaseMany: { numberOfKeys: 1, lua: script('admission-release-many') },
+  admissionRenew: { numberOfKeys: 1, lua: script('admission-renew') },
+  legacyReleaseZsets: { lua: script('legacy-release-zsets') },
+  legacyRenewZsets: { lua: script('legacy-renew-zsets') },
   poolLease: { numberOfKeys: 1, lua: script('pool-lease') },
   quotaRaise: { numberOfKeys: 1, lua: script('quota-raise') },
 } as const;
@@ -23,7 +26,10 @@ declare module 'ioredis' {
     /** Keys count first (`numberOfKeys` varies per call), then keys, then ARGV. */
     admissionAcquire(numberOfKeys: number, ...keysAndArgs: Array<string | number | Buffer>): Result<AcquireReply, Context>;
     admissionRelease(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
-    admissionRenew(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
+    admissionReleaseMany(hashKey: string, nowMs: number | '', ...leaseIds: string[]): Result<number, Context>;
+    admissionRenew(hashKey: string, leaseId: string, ttlMs: number, nowMs: number | ''): Result<number, Context>;
+    legacyReleaseZsets(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
+    legacyRenewZsets(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Result<number, Context>;
     poolLease(poolKey: string, perSecond: number, batch: number): Result<number, Context>;
     quotaRaise(quotaKey: string, ttlMs: number, ...fieldCounts: Array<string | number>): Result<number, Context>;
   }
@@ -39,14 +45,21 @@ export function registerScripts<R extends RedisLike>(redis: R): R {
   return redis;
 }
 
-/** One level of an admission decision, as the acquire script takes it. */
+/**
+ * One level of an admission decision, as the acquire script takes it. Every level but a
+ * quota or a large burst window lives in the organization's admission hash (`key`, one per
+ * organization), under its own `field`; quotas live in the period's quota hash; a window
+ * without a field is a sorted set of its own (see admission-acquire.lua).
+ */
 export interface ScriptLevel {
   readonly kind: 'bucket' | 'window' | 'lease' | 'quota';
   readonly key: string;
-  /** quota: the counter's field in its hash. */
+  /** Its field in `key` (absent only for a window kept as a sorted set). */
   readonly field?: string;
   readonly limit: number;
+  /** bucket: refill period ms; window: window ms; quota: TTL ms of the quota hash; lease: unused. */
   readonly p1: number;
+  /** quota: ms until the quota resets. */
   readonly p2: number;
   readonly policy: 'block' | 'soft' | 'overage';
 }
@@ -68,45 +81,73 @@ export interface QuotaRef {
   readonly field: string;
 }
 
-const KIND = { bucket: 1, window: 2, lease: 3, quota: 4 } as const;
 const POLICY = { block: 1, soft: 2, overage: 3 } as const;
 
-/** Bytes per level in the packed spec: struct "<BBdddBB" (see admission-acquire.lua). */
-const LEVEL_BYTES = 28;
+/** Bytes per level in the packed spec: struct "<BdddB" (see admission-acquire.lua). */
+const LEVEL_BYTES = 26;
+/** Buckets refill per minute; housekeeping never looks at less than that. */
+const MIN_HORIZON_MS = 60_000;
 
 /**
  * One round trip: decide every level, charge all or none. Levels go to the script as one
- * packed binary spec over the distinct keys they use: Redis reads it with struct.unpack
- * in C, where parsing dozens of arguments (or JSON) in Lua would cost most of the budget.
+ * packed binary spec (Redis reads it with struct.unpack in C) and their fields; the script
+ * touches the organization's admission hash, the period's quota hash and, for a burst too
+ * large to keep as a ring, one sorted set: all under the organization's hash tag.
+ *
+ * Levels must come in this shape (a programming error otherwise): every level in the
+ * admission hash first, quotas last; one admission hash, one quota hash, one sorted set.
  */
 export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], leaseId: string, leaseTtlMs: number, nowMs?: number): Promise<AcquireResult> {
-  const keys: string[] = [];
-  const index = new Map<string, number>();
+  const hash = levels[0]?.key;
+  if (hash === undefined) throw new Error('acquire: no levels');
+  let quotaKey: string | undefined;
+  let windowKey: string | undefined;
+  let inHash = 0;
+  let horizon = MIN_HORIZON_MS;
   const fields: string[] = [];
   const spec = Buffer.allocUnsafe(levels.length * LEVEL_BYTES);
   levels.forEach((l, i) => {
-    let k = index.get(l.key);
-    if (k === undefined) {
-      keys.push(l.key);
-      k = keys.length;
-      index.set(l.key, k);
+    let kind: number;
+    if (l.kind === 'quota') {
+      if (quotaKey !== undefined && quotaKey !== l.key) throw new Error('acquire: quotas of two hashes');
+      quotaKey = l.key;
+      kind = 5;
+    } else {
+      if (quotaKey !== undefined) throw new Error('acquire: a level after the quotas');
+      inHash++;
+      if (l.kind === 'window' && l.field === undefined) {
+        if (windowKey !== undefined && windowKey !== l.key) throw new Error('acquire: two sorted-set windows');
+        windowKey = l.key;
+        kind = 3;
+      } else {
+        if (l.key !== hash) throw new Error(`acquire: ${l.kind} level outside the admission hash`);
+        kind = l.kind === 'bucket' ? 1 : l.kind === 'window' ? 2 : 4;
+      }
+      if (l.kind === 'bucket' || l.kind === 'window') horizon = Math.max(horizon, l.p1);
     }
+    if (kind !== 3 && l.field === undefined) throw new Error(`acquire: ${l.kind} level without a field`);
+    fields.push(l.field ?? '');
     const at = i * LEVEL_BYTES;
-    spec.writeUInt8(KIND[l.kind], at);
-    spec.writeUInt8(k, at + 1);
-    spec.writeDoubleLE(l.limit, at + 2);
-    spec.writeDoubleLE(l.p1, at + 10);
-    spec.writeDoubleLE(l.p2, at + 18);
-    spec.writeUInt8(POLICY[l.policy], at + 26);
-    spec.writeUInt8(l.field === undefined ? 0 : fields.push(l.field), at + 27);
+    spec.writeUInt8(kind, at);
+    spec.writeDoubleLE(l.limit, at + 1);
+    spec.writeDoubleLE(l.p1, at + 9);
+    spec.writeDoubleLE(l.p2, at + 17);
+    spec.writeUInt8(POLICY[l.policy], at + 25);
   });
+  // The hash outlives a housekeeping (due at most a horizon later) by a horizon and a lease.
+  const hashTtl = 2 * horizon + leaseTtlMs + 1_000;
   const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(
-    keys.length,
-    ...keys,
+    3,
+    hash,
+    quotaKey ?? hash,
+    windowKey ?? hash,
     nowMs === undefined ? '' : nowMs,
     leaseId,
     leaseTtlMs,
+    horizon,
+    hashTtl,
     spec,
+    inHash,
     ...fields,
   );
   const overQuota: number[] = [];
@@ -114,26 +155,55 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
   return { admitted: admitted === 1, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota };
 }
 
+/** Lease keys of the layout before the admission hash: one sorted set per scope (`…:conc:…`). */
+const isLegacyLeaseKey = (key: string) => key.includes(':conc:');
+
 /**
- * Ends a call: drops its leases (pruning expired ones) and, when it failed, refunds its
- * quota counters. Refunds happen once: a repeated release finds no lease and refunds nothing.
+ * Ends a call: drops its lease (the admission hash named in `leaseKeys`; none for a retry
+ * that joined a running call) and, when it failed, refunds its quota counters. Refunds
+ * happen once: a repeated release finds no lease and refunds nothing. Returns how many
+ * leases were live when released.
  */
 export async function release(redis: RedisLike, leaseKeys: readonly string[], refunds: readonly QuotaRef[], leaseId: string, nowMs?: number): Promise<number> {
-  const keys = [...leaseKeys];
-  const refs: Array<[number, string]> = [];
+  const now = nowMs === undefined ? '' : nowMs;
+  if (leaseKeys.some(isLegacyLeaseKey)) {
+    const keys = [...leaseKeys];
+    const refs: Array<[number, string]> = [];
+    for (const r of refunds) {
+      let k = keys.indexOf(r.key);
+      if (k < 0) k = keys.push(r.key) - 1;
+      refs.push([k + 1, r.field]);
+    }
+    return redis.legacyReleaseZsets(keys.length, ...keys, leaseId, leaseKeys.length, now, JSON.stringify(refs));
+  }
+  const hash = leaseKeys[0] ?? refunds[0]?.key;
+  if (hash === undefined) return 0;
+  const keys = [hash];
+  const refs: Array<string | number> = [];
   for (const r of refunds) {
     let k = keys.indexOf(r.key);
     if (k < 0) k = keys.push(r.key) - 1;
-    refs.push([k + 1, r.field]);
+    refs.push(k + 1, r.field);
   }
-  if (keys.length === 0) return 0;
-  return redis.admissionRelease(keys.length, ...keys, leaseId, leaseKeys.length, nowMs === undefined ? '' : nowMs, JSON.stringify(refs));
+  return redis.admissionRelease(keys.length, ...keys, leaseId, now, leaseKeys.length > 0 ? '1' : '0', ...refs);
 }
 
-/** Extends a running call's leases; returns how many were still held (expired ones are not revived). */
+/**
+ * Ends several successful calls of one organization in one script call (no refunds):
+ * returns how many of their leases were live when released.
+ */
+export async function releaseMany(redis: RedisLike, hashKey: string, leaseIds: readonly string[], nowMs?: number): Promise<number> {
+  if (leaseIds.length === 0) return 0;
+  return redis.admissionReleaseMany(hashKey, nowMs === undefined ? '' : nowMs, ...leaseIds);
+}
+
+/** Extends a running call's lease; returns how many leases were still held (an expired one is not revived). */
 export async function renew(redis: RedisLike, leaseKeys: readonly string[], leaseId: string, ttlMs: number, nowMs?: number): Promise<number> {
-  if (leaseKeys.length === 0) return 0;
-  return redis.admissionRenew(leaseKeys.length, ...leaseKeys, leaseId, ttlMs, nowMs === undefined ? '' : nowMs);
+  const hash = leaseKeys[0];
+  if (hash === undefined) return 0;
+  const now = nowMs === undefined ? '' : nowMs;
+  if (leaseKeys.some(isLegacyLeaseKey)) return redis.legacyRenewZsets(leaseKeys.length, ...leaseKeys, leaseId, ttlMs, now);
+  return redis.admissionRenew(hash, leaseId, ttlMs, now);
 }
 
 /**

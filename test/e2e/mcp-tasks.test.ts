@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { redisKeys } from '../../core/redis-keys.js';
+import { admissionFields, redisKeys } from '../../core/redis-keys.js';
 import type { Pool } from '../../platform/pg/pool.js';
 import { MODERN_META, modernHeaders } from '../support/mcp-clients.js';
 import { ownerPool, startGateway, startWorker, type TestGateway, type TestWorker } from '../support/stack.js';
@@ -121,15 +121,22 @@ describe('MCP tasks over workflow tools', () => {
   it('tasks/cancel stops the work, releases its concurrency lease and refunds its unit', async () => {
     const s = await session(second.wsUrl, a.key);
     const before = await quotaCounters(a.orgId);
+    const adm = redisKeys.admission(a.orgId);
+    const orgCounter = async () => Number((await redis.hget(adm, admissionFields.orgConcurrency)) ?? '0');
+    const runningBefore = await orgCounter();
     const created = await s.request('tools/call', { name: 'count_primes', arguments: { from: 0, to: 90_000_000_000, steps: 5_000 }, task: {} });
     const { taskId } = (created.result as { task: { taskId: string } }).task;
-    // The lease is held under the call id while the work runs.
-    expect(await redis.zscore(redisKeys.orgLeases(a.orgId), taskId)).not.toBeNull();
+    // The lease is held under the call id while the work runs: its record names the
+    // organization's concurrency counter, which counts it.
+    const record = await redis.hget(adm, `l:${taskId}`);
+    expect(record?.split('|').slice(1)).toContain(admissionFields.orgConcurrency);
+    expect(await orgCounter()).toBe(runningBefore + 1);
     expect(await quotaCounters(a.orgId)).not.toEqual(before);
 
     expect((await s.request('tasks/cancel', { taskId })).result).toMatchObject({ taskId, status: 'cancelled' });
     await vi.waitFor(async () => expect(await usageRows(taskId)).toEqual([{ outcome: 'cancelled', units: 0, transport: 'ws' }]), { timeout: 15_000, interval: 100 });
-    expect(await redis.zscore(redisKeys.orgLeases(a.orgId), taskId)).toBeNull();
+    expect(await redis.hget(adm, `l:${taskId}`)).toBeNull();
+    expect(await orgCounter()).toBe(runningBefore);
     expect(await quotaCounters(a.orgId)).toEqual(before);
     // The run closes right after settling.
     await vi.waitFor(async () => expect((await s.request('tasks/get', { taskId })).result).toMatchObject({ status: 'cancelled' }), { timeout: 10_000, interval: 100 });

@@ -8,8 +8,9 @@
  *   the cluster does refuse a call mixing slots, so the absence of the error is meaningful;
  * - decisions stay exact on the cluster: a per-key rate of 20 admits exactly 20 of 60
  *   concurrent calls, per organization, on every node; concurrency leases are renewed,
- *   released, and quota units refunded (counters are fields of the organization's quota hash
- *   for the period, which lives on the organization's node too);
+ *   released, and quota units refunded (rates, concurrency counters and lease records are
+ *   fields of the organization's admission hash, quota counters fields of its quota hash
+ *   for the period; both live on the organization's node);
  * - the tier's global pool, which lives in its own `{pool:<tier>}` slot, is handled by a
  *   second call (GlobalPool leases tokens in batches): two gateways' pools together grant
  *   exactly the pool's size, never more;
@@ -24,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { calendarPeriods, toolCallLevels, type AdmissionLevel, type CallDescription } from '../../core/admission/levels.js';
 import { randomBase58 } from '../../core/ids.js';
 import type { Plan, PlanLimits } from '../../core/plans.js';
-import { redisKeys } from '../../core/redis-keys.js';
+import { admissionFields, redisKeys } from '../../core/redis-keys.js';
 import { GlobalPool } from '../../gateway/src/admission/global-pool.js';
 import type { Pool } from '../../platform/pg/pool.js';
 import { createRedis } from '../../platform/redis/client.js';
@@ -86,8 +87,12 @@ const levelsOf = (call: CallDescription): AdmissionLevel[] => toolCallLevels(cal
 
 const keySlot = (key: string): Promise<number> => redis!.cluster('KEYSLOT', key);
 
-/** The tokens of a bucket, stored as the string "tokens:ts" (null when absent). */
-const tokensOf = (state: string | null): number | null => (state === null ? null : Number(state.split(':')[0]));
+/** A bucket of the admission hash, packed '<dd' (tokens, last update ms); null when absent. */
+const bucketOf = (state: Buffer | null): { tokens: number; at: number } | null => {
+  if (state === null) return null;
+  expect(state.length).toBe(16);
+  return { tokens: state.readDoubleLE(0), at: state.readDoubleLE(8) };
+};
 
 /** `host:port` of the master serving `slot`, from CLUSTER SLOTS. */
 async function ownerOf(slot: number): Promise<string> {
@@ -102,7 +107,7 @@ async function orgsOnEveryNode(): Promise<Array<{ orgId: string; node: string }>
   const found = new Map<string, string>();
   for (let i = 0; i < 1_000 && found.size < cluster!.nodes.length; i++) {
     const orgId = `org_${randomBase58(20)}`;
-    const node = await ownerOf(await keySlot(redisKeys.orgLeases(orgId)));
+    const node = await ownerOf(await keySlot(redisKeys.admission(orgId)));
     if (!found.has(node)) found.set(node, orgId);
   }
   return [...found].map(([node, orgId]) => ({ orgId, node }));
@@ -117,8 +122,10 @@ describe('admission scripts on a three-node Redis Cluster', () => {
       expect(slots.size).toBe(1);
     }
     // The pool is elsewhere: it cannot join the organization's call.
-    expect(await keySlot(redisKeys.poolSecond('slots', 1))).not.toBe(await keySlot(redisKeys.orgLeases(a!.orgId)));
-    const mixed = [...levelsOf(callOf(a!.orgId, planWith('slots', {}))).slice(0, 1), ...levelsOf(callOf(b!.orgId, planWith('slots', {}))).slice(0, 1)];
+    expect(await keySlot(redisKeys.poolSecond('slots', 1))).not.toBe(await keySlot(redisKeys.admission(a!.orgId)));
+    // A layout acquire accepts (a's admission hash, then quotas), but b's quota hash: two slots.
+    const mixed = [levelsOf(callOf(a!.orgId, planWith('slots', {})))[0]!, ...levelsOf(callOf(b!.orgId, planWith('slots', {}))).filter((l) => l.kind === 'quota')];
+    expect(await keySlot(mixed[0]!.key)).not.toBe(await keySlot(mixed[1]!.key));
     await expect(acquire(redis!, mixed, randomBase58(16), 60_000)).rejects.toThrow(/CROSSSLOT/);
   });
 
@@ -132,19 +139,20 @@ describe('admission scripts on a three-node Redis Cluster', () => {
         const call = callOf(orgId, plan);
         const levels = levelsOf(call);
         const results = await Promise.all(Array.from({ length: 60 }, () => acquire(redis!, levels, randomBase58(16), 60_000)));
-        // The bucket (a field of the organization's rates hash) is on the node that owns its slot.
-        const bucket = await direct.get(node)!.hget(redisKeys.rates(orgId, plan.id), `k:${call.keyId}`);
+        // The bucket (a field of the organization's admission hash) is on the node that owns its slot.
+        const bucket = bucketOf(await direct.get(node)!.hgetBuffer(redisKeys.admission(orgId), admissionFields.keyRate(call.keyId, plan.id)));
         return { results, bucket };
       }),
     );
     for (const { results, bucket } of perOrg) {
-      expect(bucket).toMatch(/^[\d.e+-]+:\d+$/);
       expect(results.filter((r) => r.admitted)).toHaveLength(20);
       const refused = results.filter((r) => !r.admitted);
       expect(refused).toHaveLength(40);
       for (const r of refused) expect(r).toMatchObject({ refusingLevel: 0, limit: 20, remaining: 0 });
-      expect(tokensOf(bucket)).not.toBeNull();
-      expect(tokensOf(bucket)).toBeLessThan(1);
+      expect(bucket).not.toBeNull();
+      expect(bucket!.tokens).toBeLessThan(1);
+      // Updated by the server clock (no `now` given), a moment ago.
+      expect(Math.abs(bucket!.at - Date.now())).toBeLessThan(60_000);
     }
   });
 
@@ -154,14 +162,20 @@ describe('admission scripts on a three-node Redis Cluster', () => {
     for (const { orgId, node } of orgs) {
       const call = callOf(orgId, plan);
       const levels = levelsOf(call);
-      const leaseKeys = levels.filter((l) => l.kind === 'lease').map((l) => l.key);
+      // As the gateway keeps it: one lease record per call, in the admission hash.
+      const adm = redisKeys.admission(orgId);
+      const leaseKeys = [adm];
+      expect(levels[0]!.key).toBe(adm);
+      expect(levels.filter((l) => l.kind === 'lease').every((l) => l.key === adm)).toBe(true);
+      const userCounter = () => direct.get(node)!.hget(adm, admissionFields.userConcurrency(call.userId));
       const refunds = levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! }));
       const periods = calendarPeriods(Date.now());
       const quotas = redisKeys.quotas(orgId, periods.monthId);
       const dayField = `u:${call.userId}:${periods.dayId}`;
       expect(refunds).toContainEqual({ key: quotas, field: dayField });
       // The quota hash is in the organization's slot, on its node.
-      expect(await keySlot(quotas)).toBe(await keySlot(redisKeys.orgLeases(orgId)));
+      expect(await keySlot(quotas)).toBe(await keySlot(adm));
+      expect(await ownerOf(await keySlot(adm))).toBe(node);
       expect(await ownerOf(await keySlot(quotas))).toBe(node);
       const dayCount = () => direct.get(node)!.hget(quotas, dayField);
 
@@ -171,13 +185,16 @@ describe('admission scripts on a three-node Redis Cluster', () => {
       const third = await acquire(redis!, levels, randomBase58(16), 60_000);
       expect(third.admitted).toBe(false);
       expect(levels[third.refusingLevel]).toMatchObject({ reason: 'concurrency', scope: 'user' });
-      expect(await direct.get(node)!.zcard(redisKeys.userLeases(orgId, call.userId))).toBe(2);
+      expect(await userCounter()).toBe('2');
+      expect(await direct.get(node)!.hexists(adm, `l:${first}`)).toBe(1);
 
       expect(await renew(redis!, leaseKeys, first, 120_000)).toBe(leaseKeys.length);
       expect(await redis!.hget(quotas, dayField)).toBe('2');
       expect(await dayCount()).toBe('2');
       // The second call failed: its leases go and its quota units come back (every counter).
       expect(await release(redis!, leaseKeys, refunds, second)).toBe(leaseKeys.length);
+      expect(await userCounter()).toBe('1');
+      expect(await direct.get(node)!.hexists(adm, `l:${second}`)).toBe(0);
       expect(await redis!.hget(quotas, dayField)).toBe('1');
       expect(await redis!.hmget(quotas, ...refunds.map((r) => r.field))).toEqual(refunds.map(() => '1'));
       // A retried release of the failed call refunds nothing more.
@@ -186,6 +203,7 @@ describe('admission scripts on a three-node Redis Cluster', () => {
       expect((await acquire(redis!, levels, randomBase58(16), 60_000)).admitted).toBe(true);
       // The first call succeeded: leases released, quota kept; renewing it afterwards finds nothing.
       expect(await release(redis!, leaseKeys, [], first)).toBe(leaseKeys.length);
+      expect(await userCounter()).toBe('1');
       expect(await renew(redis!, leaseKeys, first, 60_000)).toBe(0);
       expect(await redis!.hget(quotas, dayField)).toBe('2');
       expect(await dayCount()).toBe('2');
@@ -255,11 +273,11 @@ describe('a gateway on the cluster (REDIS_CLUSTER_NODES)', () => {
       expect(body.error.data).toMatchObject({ code: 'RATE_LIMITED', reason: 'rate', plan: plan.id, limit: LIMIT });
     }
     // The decision was taken in the cluster, on the organization's node.
-    const bucketKey = redisKeys.rates(tenant.orgId, plan.id);
-    const node = await ownerOf(await keySlot(bucketKey));
-    const tokens = tokensOf(await direct.get(node)!.hget(bucketKey, `k:${tenant.keyId}`));
-    expect(tokens).not.toBeNull();
-    expect(tokens).toBeLessThan(1);
+    const adm = redisKeys.admission(tenant.orgId);
+    const node = await ownerOf(await keySlot(adm));
+    const bucket = bucketOf(await direct.get(node)!.hgetBuffer(adm, admissionFields.keyRate(tenant.keyId, plan.id)));
+    expect(bucket).not.toBeNull();
+    expect(bucket!.tokens).toBeLessThan(1);
     expect(stack!.logs.entries('admission could not reach Redis')).toEqual([]);
   });
 

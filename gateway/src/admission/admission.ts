@@ -10,6 +10,7 @@ import { withSpan } from '../observability/spans.js';
 import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
 import type { FallbackLimiter } from './fallback-limiter.js';
 import type { GlobalPool } from './global-pool.js';
+import { ReleaseBatcher } from './release-batcher.js';
 
 /** A call admitted past its quota under a `soft` or `overage` policy. */
 export interface OverQuota {
@@ -20,7 +21,7 @@ export interface OverQuota {
 
 /** What an admitted call holds until it ends: leases to release, quota units to refund on failure. */
 export interface Permit {
-  /** The call's id: unique across gateways; its concurrency leases and its usage record carry it. */
+  /** The call's id: unique across gateways; its lease record and its usage record carry it. */
   readonly callId: string;
   readonly principal: Principal;
   readonly mode: 'redis' | 'fallback';
@@ -77,7 +78,11 @@ const FAIL_CLOSED_TIERS = new Set(['free']);
  * Denials are values; the transports turn them into HTTP 429s or JSON-RPC errors.
  */
 export class Admission {
-  constructor(private readonly deps: AdmissionDeps) {}
+  private readonly releases: ReleaseBatcher;
+
+  constructor(private readonly deps: AdmissionDeps) {
+    this.releases = new ReleaseBatcher(deps.redis);
+  }
 
   /** Decides; with tracing on, as an `admission` span saying how (Redis or fallback) and what was decided. */
   admit(req: AdmissionRequest): Promise<AdmissionDecision> {
@@ -142,7 +147,8 @@ export class Admission {
           callId,
           principal,
           mode: 'redis',
-          leaseKeys: levels.filter((l) => l.kind === 'lease').map((l) => l.key),
+          // One lease record per call, in the admission hash, holds every concurrency level.
+          leaseKeys: levels.some((l) => l.kind === 'lease') ? [levels[0]!.key] : [],
           quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! })),
           overQuota,
           limit: r.limit,
@@ -176,6 +182,12 @@ export class Admission {
     }
     const leaseKeys = outcome.keepLeases ? [] : permit.leaseKeys;
     try {
+      const hash = leaseKeys[0];
+      if (!outcome.failed && hash !== undefined && leaseKeys.length === 1) {
+        // The common case, batched per event-loop turn: a successful call, one lease record.
+        if (!(await this.releases.release(hash, permit.callId))) this.deps.metrics.leasesLost.inc();
+        return;
+      }
       const released = await release(this.deps.redis, leaseKeys, outcome.failed ? permit.quotas : [], permit.callId);
       if (released < leaseKeys.length) this.deps.metrics.leasesLost.inc(leaseKeys.length - released);
     } catch (err) {

@@ -32,6 +32,10 @@ export class CircuitBreaker {
   private readonly outcomes: RedisOutcome[] = [];
   /** Recent latencies of answered calls, for shedding; cleared when shedding starts. */
   private readonly latencies: number[] = [];
+  /** How many of `outcomes` are errors and how many of `latencies` pass the threshold: kept
+   * as counts so each call costs O(1), not a scan and a sort of the window. */
+  private failures = 0;
+  private slow = 0;
   private openedAt = 0;
   private sheddingUntil = 0;
   private probeInFlight = false;
@@ -83,24 +87,28 @@ export class CircuitBreaker {
       return;
     }
     this.outcomes.push(outcome);
-    if (this.outcomes.length > WINDOW) this.outcomes.shift();
+    if (outcome === 'error') this.failures++;
+    if (this.outcomes.length > WINDOW && this.outcomes.shift() === 'error') this.failures--;
     if (outcome === 'ok') {
+      const threshold = this.settings.redisLatencyMs;
       this.latencies.push(ms);
-      if (this.latencies.length > WINDOW) this.latencies.shift();
+      if (ms > threshold) this.slow++;
+      if (this.latencies.length > WINDOW && this.latencies.shift()! > threshold) this.slow--;
     }
     if (outcome === 'timeout') this.shed();
     if (this.outcomes.length < MIN_SAMPLES) return;
-    const failures = this.outcomes.filter((o) => o === 'error').length;
-    if (failures / this.outcomes.length >= this.settings.errorRate) {
+    if (this.failures / this.outcomes.length >= this.settings.errorRate) {
       if (!this.openedAt) {
         this.openedAt = this.now();
         this.onChange('open');
       }
       return;
     }
-    if (this.latencies.length < MIN_SAMPLES) return;
-    const sorted = [...this.latencies].sort((a, b) => a - b);
-    if (sorted[Math.floor(sorted.length * 0.9)]! > this.settings.redisLatencyMs) this.shed();
+    const n = this.latencies.length;
+    if (n < MIN_SAMPLES) return;
+    // The p90 (the sorted window's element at floor(0.9 n)) passes the threshold exactly
+    // when at least n - floor(0.9 n) latencies do.
+    if (this.slow >= n - Math.floor(n * 0.9)) this.shed();
   }
 
   stop(): void {
@@ -114,6 +122,7 @@ export class CircuitBreaker {
     // Judge the next period on fresh latencies: the slow ones that caused this must not
     // outvote a recovered Redis after the cool-down. Connection failures are kept.
     this.latencies.length = 0;
+    this.slow = 0;
     if (wasClosed) this.onChange(this.state);
   }
 
@@ -121,5 +130,7 @@ export class CircuitBreaker {
     this.openedAt = 0;
     this.outcomes.length = 0;
     this.latencies.length = 0;
+    this.failures = 0;
+    this.slow = 0;
   }
 }

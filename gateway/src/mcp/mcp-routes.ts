@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError, isAppError } from '../../../core/errors.js';
-import { newId } from '../../../core/ids.js';
+import { sequentialId } from '../../../core/ids.js';
 import { redactUrl } from '../../../platform/logger.js';
 import type { Principal } from '../../../core/principal.js';
 import type { KeyAuthenticator } from '../auth/key-authenticator.js';
@@ -81,7 +81,7 @@ function openWebSocketSession(socket: WebSocket, request: FastifyRequest, deps: 
     transport,
     deps.gate,
     (message) => {
-      const requestId = newId('request');
+      const requestId = sequentialId('request');
       return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws', ip: request.ip };
     },
     metrics ? (method, ok) => countMcpRequest(metrics, 'ws', method, principal.plan.id, ok) : undefined,

@@ -1,9 +1,9 @@
 -- Admission: decide every level of one call, then charge all of them or none.
 -- One call, one Redis Cluster slot: every key carries the organization's hash tag.
 --
--- Storage (why: each distinct key a script touches costs ~2-3 us of Redis CPU on a busy
--- server, a command on a key already touched a fraction of that; so one hash holds the
--- organization's whole admission state and a decision touches two keys):
+-- Storage (why: every command and every value crossing between Redis and Lua costs Redis
+-- CPU, far more than the commands' own work (docs/performance.md); so one hash holds the
+-- organization's whole admission state, read with one HMGET and written with one HSET):
 --   KEYS[1]  the organization's admission hash:
 --            buckets      packed '<dd' (tokens, last update ms)
 --            rings        a small sliding-window log: packed doubles, oldest first (the

@@ -81,18 +81,25 @@ export interface QuotaRef {
   readonly field: string;
 }
 
-const POLICY = { block: 1, soft: 2, overage: 3 } as const;
 
-/** Bytes per level in the packed spec: struct "<BdddB" (see admission-acquire.lua). */
-const LEVEL_BYTES = 26;
+/** Bytes of the packed spec's header: struct "<Bdddd" (see admission-acquire.lua). */
+const HEADER_BYTES = 33;
+/** Bytes per level in the packed spec: struct "<Bdd" (kind, limit, p). */
+const LEVEL_BYTES = 17;
+const specFormats: string[] = [];
+/** The spec's struct format for `levels` levels (a handful of shapes, built once each). */
+const specFormat = (levels: number): string => (specFormats[levels] ??= `<Bdddd${'Bdd'.repeat(levels)}`);
+/** Quota kinds by policy. */
+const QUOTA_KIND = { block: 5, soft: 6, overage: 7 } as const;
 /** Buckets refill per minute; housekeeping never looks at less than that. */
 const MIN_HORIZON_MS = 60_000;
 
 /**
- * One round trip: decide every level, charge all or none. Levels go to the script as one
- * packed binary spec (Redis reads it with struct.unpack in C) and their fields; the script
- * touches the organization's admission hash, the period's quota hash and, for a burst too
- * large to keep as a ring, one sorted set: all under the organization's hash tag.
+ * One round trip: decide every level, charge all or none. The call's constants go to the
+ * script as one packed binary spec (Redis reads it with struct.unpack in C), followed by the
+ * levels' fields; the script touches the organization's admission hash, the period's quota
+ * hash and, for a burst too large to keep as a ring, one sorted set: all under the
+ * organization's hash tag.
  *
  * Levels must come in this shape (a programming error otherwise): every level in the
  * admission hash first, quotas last; one admission hash, one quota hash, one sorted set.
@@ -104,14 +111,16 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
   let windowKey: string | undefined;
   let inHash = 0;
   let horizon = MIN_HORIZON_MS;
+  let quotaTtl = 0;
   const fields: string[] = [];
-  const spec = Buffer.allocUnsafe(levels.length * LEVEL_BYTES);
+  const spec = Buffer.allocUnsafe(HEADER_BYTES + levels.length * LEVEL_BYTES);
   levels.forEach((l, i) => {
     let kind: number;
     if (l.kind === 'quota') {
       if (quotaKey !== undefined && quotaKey !== l.key) throw new Error('acquire: quotas of two hashes');
       quotaKey = l.key;
-      kind = 5;
+      kind = QUOTA_KIND[l.policy];
+      quotaTtl = Math.max(quotaTtl, l.p1);
     } else {
       if (quotaKey !== undefined) throw new Error('acquire: a level after the quotas');
       inHash++;
@@ -127,27 +136,29 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
     }
     if (kind !== 3 && l.field === undefined) throw new Error(`acquire: ${l.kind} level without a field`);
     fields.push(l.field ?? '');
-    const at = i * LEVEL_BYTES;
+    const at = HEADER_BYTES + i * LEVEL_BYTES;
     spec.writeUInt8(kind, at);
     spec.writeDoubleLE(l.limit, at + 1);
-    spec.writeDoubleLE(l.p1, at + 9);
-    spec.writeDoubleLE(l.p2, at + 17);
-    spec.writeUInt8(POLICY[l.policy], at + 25);
+    // A quota's p is its reset (the retry hint); its TTL goes once, in the header.
+    spec.writeDoubleLE(kind >= 5 ? l.p2 : l.p1, at + 9);
   });
+  spec.writeUInt8(inHash, 0);
+  spec.writeDoubleLE(leaseTtlMs, 1);
+  spec.writeDoubleLE(horizon, 9);
   // The hash outlives a housekeeping (due at most a horizon later) by a horizon and a lease.
-  const hashTtl = 2 * horizon + leaseTtlMs + 1_000;
+  spec.writeDoubleLE(2 * horizon + leaseTtlMs + 1_000, 17);
+  spec.writeDoubleLE(quotaTtl, 25);
+  // Keys: the admission hash, then the quota hash and the sorted-set window when the call has them.
+  const keys = [hash];
+  if (quotaKey !== undefined) keys.push(quotaKey);
+  if (windowKey !== undefined) keys.push(windowKey);
   const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(
-    3,
-    hash,
-    quotaKey ?? hash,
-    windowKey ?? hash,
+    keys.length,
+    ...keys,
     nowMs === undefined ? '' : nowMs,
-    leaseId,
-    leaseTtlMs,
-    horizon,
-    hashTtl,
+    `l:${leaseId}`,
+    specFormat(levels.length),
     spec,
-    inHash,
     ...fields,
   );
   const overQuota: number[] = [];

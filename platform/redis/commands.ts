@@ -95,16 +95,28 @@ const QUOTA_KIND = { block: 5, soft: 6, overage: 7 } as const;
 const MIN_HORIZON_MS = 60_000;
 
 /**
- * One round trip: decide every level, charge all or none. The call's constants go to the
- * script as one packed binary spec (Redis reads it with struct.unpack in C), followed by the
- * levels' fields; the script touches the organization's admission hash, the period's quota
- * hash and, for a burst too large to keep as a ring, one sorted set: all under the
- * organization's hash tag.
+ * An acquire's script arguments for one call shape (its levels and lease TTL), without the
+ * call's own lease id: building them (the packed spec, the keys, the fields) costs more than
+ * sending them, so the gateway builds them once per shape and second (see Admission).
+ */
+export interface PreparedAcquire {
+  /** numberOfKeys, then the keys. */
+  readonly keys: ReadonlyArray<string | number>;
+  /** The spec's format, the spec, then one field per level. */
+  readonly rest: ReadonlyArray<string | Buffer>;
+  readonly levels: number;
+}
+
+/**
+ * Packs `levels` for the acquire script: the call's constants go as one binary spec (Redis
+ * reads it with struct.unpack in C), followed by the levels' fields; the script touches the
+ * organization's admission hash, the period's quota hash and, for a burst too large to keep
+ * as a ring, one sorted set: all under the organization's hash tag.
  *
  * Levels must come in this shape (a programming error otherwise): every level in the
  * admission hash first, quotas last; one admission hash, one quota hash, one sorted set.
  */
-export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], leaseId: string, leaseTtlMs: number, nowMs?: number): Promise<AcquireResult> {
+export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: number): PreparedAcquire {
   const hash = levels[0]?.key;
   if (hash === undefined) throw new Error('acquire: no levels');
   let quotaKey: string | undefined;
@@ -152,17 +164,24 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
   const keys = [hash];
   if (quotaKey !== undefined) keys.push(quotaKey);
   if (windowKey !== undefined) keys.push(windowKey);
+  return { keys: [keys.length, ...keys], rest: [specFormat(levels.length), spec, ...fields], levels: levels.length };
+}
+
+/** One round trip: decide every level, charge all or none (see `prepareAcquire`). */
+export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], leaseId: string, leaseTtlMs: number, nowMs?: number): Promise<AcquireResult> {
+  return acquirePrepared(redis, prepareAcquire(levels, leaseTtlMs), leaseId, nowMs);
+}
+
+/** `acquire` with arguments prepared beforehand. */
+export async function acquirePrepared(redis: RedisLike, prepared: PreparedAcquire, leaseId: string, nowMs?: number): Promise<AcquireResult> {
   const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(
-    keys.length,
-    ...keys,
+    ...(prepared.keys as [number, ...string[]]),
     nowMs === undefined ? '' : nowMs,
     `l:${leaseId}`,
-    specFormat(levels.length),
-    spec,
-    ...fields,
+    ...prepared.rest,
   );
   const overQuota: number[] = [];
-  for (let i = 0; i < levels.length; i++) if (mask & (1 << i)) overQuota.push(i);
+  if (mask !== 0) for (let i = 0; i < prepared.levels; i++) if (mask & (1 << i)) overQuota.push(i);
   return { admitted: admitted === 1, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota };
 }
 

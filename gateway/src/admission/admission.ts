@@ -4,7 +4,7 @@ import { calendarPeriods, otherMethodLevels, quotaPeriods, toolCallLevels, type 
 import { sequentialId } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
-import { acquire, release, renew, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
+import { acquirePrepared, prepareAcquire, release, renew, type PreparedAcquire, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/spans.js';
 import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
@@ -69,6 +69,23 @@ export interface AdmissionDeps {
   readonly tracer?: Tracer;
 }
 
+/**
+ * What a call of one shape (key, IP, tool group; under one plan and billing period) must
+ * pass, with the script arguments already packed. Everything in it depends on the time only
+ * through the quota periods, which change once a second: one shape serves a second's calls.
+ */
+interface CallShape {
+  readonly plan: Principal['plan'];
+  readonly period: Principal['billingPeriod'];
+  readonly levels: readonly AdmissionLevel[];
+  readonly prepared: PreparedAcquire;
+  readonly leaseKeys: readonly string[];
+  readonly quotas: readonly QuotaRef[];
+}
+
+/** Call shapes kept within one second, at most (a safety bound: one per key, IP and group in use). */
+const MAX_SHAPES = 10_000;
+
 /** Tiers that fail closed (refuse) when Redis cannot decide; the others fall back in process. */
 const FAIL_CLOSED_TIERS = new Set(['free']);
 
@@ -111,9 +128,8 @@ export class Admission {
     if (breaker.state === 'shedding' && FAIL_CLOSED_TIERS.has(tier)) {
       return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: 0, remaining: 0, retryAfterMs: 1_000 }, tier, kind);
     }
-    const levels = req.tool
-      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, this.periods(principal))
-      : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
+    const shape = this.shapeOf(req);
+    const { levels } = shape;
 
     let pooled = false;
     const callId = req.callId ?? sequentialId('call');
@@ -126,7 +142,7 @@ export class Admission {
           return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
         }
       }
-      const r = await acquire(this.deps.redis, levels, callId, this.deps.leaseTtlMs);
+      const r = await acquirePrepared(this.deps.redis, shape.prepared, callId);
       this.recordRedis(started, 'ok');
       if (!r.admitted) {
         if (pooled) this.deps.pool.giveBack(tier);
@@ -147,9 +163,8 @@ export class Admission {
           callId,
           principal,
           mode: 'redis',
-          // One lease record per call, in the admission hash, holds every concurrency level.
-          leaseKeys: levels.some((l) => l.kind === 'lease') ? [levels[0]!.key] : [],
-          quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! })),
+          leaseKeys: shape.leaseKeys,
+          quotas: shape.quotas,
           overQuota,
           limit: r.limit,
           remaining: r.remaining,
@@ -205,6 +220,37 @@ export class Admission {
     } catch (err) {
       this.deps.log.warn({ err }, 'lease renewal failed');
     }
+  }
+
+  private shapes = new Map<string, CallShape>();
+  private shapesSecond = -1;
+
+  /** The levels and prepared script arguments of `req`'s shape, built at most once a second. */
+  private shapeOf(req: AdmissionRequest): CallShape {
+    const { principal } = req;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.shapesSecond || this.shapes.size >= MAX_SHAPES) {
+      this.shapes.clear();
+      this.shapesSecond = second;
+    }
+    // A key belongs to one user and organization for good; its plan and period may change.
+    const id = `${principal.keyId} ${req.tool?.group ?? '-'} ${req.ip}`;
+    const cached = this.shapes.get(id);
+    if (cached && cached.plan === principal.plan && cached.period === principal.billingPeriod) return cached;
+    const levels = req.tool
+      ? toolCallLevels({ orgId: principal.orgId, userId: principal.userId, keyId: principal.keyId, ip: req.ip, plan: principal.plan, group: req.tool.group }, this.periods(principal))
+      : otherMethodLevels({ orgId: principal.orgId, keyId: principal.keyId, plan: principal.plan });
+    const shape: CallShape = {
+      plan: principal.plan,
+      period: principal.billingPeriod,
+      levels,
+      prepared: prepareAcquire(levels, this.deps.leaseTtlMs),
+      // One lease record per call, in the admission hash, holds every concurrency level.
+      leaseKeys: levels.some((l) => l.kind === 'lease') ? [levels[0]!.key] : [],
+      quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! })),
+    };
+    this.shapes.set(id, shape);
+    return shape;
   }
 
   private cachedPeriods: { second: number; periods: QuotaPeriods } | undefined;

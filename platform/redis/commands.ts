@@ -19,7 +19,8 @@ const SCRIPTS = {
   quotaRaise: { numberOfKeys: 1, lua: script('quota-raise') },
 } as const;
 
-type AcquireReply = [admitted: number, level: number, limit: number, remaining: number, retryAfterMs: number, overQuotaMask: number];
+/** Admitted: [1, remaining, over-quota bitmask]; refused: [0, level (1-based), limit, remaining, retryAfterMs]. */
+type AcquireReply = [admitted: 1, remaining: number, overQuotaMask: number] | [admitted: 0, level: number, limit: number, remaining: number, retryAfterMs: number];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -105,6 +106,8 @@ export interface PreparedAcquire {
   /** The spec's format, the spec, then one field per level. */
   readonly rest: ReadonlyArray<string | Buffer>;
   readonly levels: number;
+  /** The first level's limit (an admitted call reports it with what remains of it). */
+  readonly firstLimit: number;
 }
 
 /**
@@ -164,7 +167,7 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
   const keys = [hash];
   if (quotaKey !== undefined) keys.push(quotaKey);
   if (windowKey !== undefined) keys.push(windowKey);
-  return { keys: [keys.length, ...keys], rest: [specFormat(levels.length), spec, ...fields], levels: levels.length };
+  return { keys: [keys.length, ...keys], rest: [specFormat(levels.length), spec, ...fields], levels: levels.length, firstLimit: levels[0]!.limit };
 }
 
 /** One round trip: decide every level, charge all or none (see `prepareAcquire`). */
@@ -174,15 +177,15 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
 
 /** `acquire` with arguments prepared beforehand. */
 export async function acquirePrepared(redis: RedisLike, prepared: PreparedAcquire, leaseId: string, nowMs?: number): Promise<AcquireResult> {
-  const [admitted, level, limit, remaining, retryAfterMs, mask] = await redis.admissionAcquire(
-    ...(prepared.keys as [number, ...string[]]),
-    nowMs === undefined ? '' : nowMs,
-    `l:${leaseId}`,
-    ...prepared.rest,
-  );
+  const reply = await redis.admissionAcquire(...(prepared.keys as [number, ...string[]]), nowMs === undefined ? '' : nowMs, `l:${leaseId}`, ...prepared.rest);
+  if (reply[0] === 0) {
+    const [, level, limit, remaining, retryAfterMs] = reply;
+    return { admitted: false, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota: [] };
+  }
+  const [, remaining, mask] = reply;
   const overQuota: number[] = [];
   if (mask !== 0) for (let i = 0; i < prepared.levels; i++) if (mask & (1 << i)) overQuota.push(i);
-  return { admitted: admitted === 1, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota };
+  return { admitted: true, refusingLevel: -1, limit: prepared.firstLimit, remaining, retryAfterMs: 0, overQuota };
 }
 
 /** Lease keys of the layout before the admission hash: one sorted set per scope (`…:conc:…`). */

@@ -42,11 +42,12 @@
 --   p       bucket: refill period ms; window: window ms; quota: ms until it resets (the
 --           retry hint); concurrency: unused
 --
--- returns { admitted 0|1, refusing level (1-based, 0 if none), limit, remaining,
---           retryAfterMs, bitmask of quota levels admitted past their limit }
--- `remaining` is the first level's (the per-key rate) when admitted, the refusing level's otherwise.
+-- returns admitted: { 1, remaining of the first level (the per-key rate), bitmask of quota
+--                    levels admitted past their limit }
+--         refused:  { 0, refusing level (1-based), its limit, its remaining, retryAfterMs }
+-- (few values: each one the reply carries is converted twice, in Redis and in the client)
 
-local call, unpackBin, packBin, tonumber, floor, min, max, format = redis.call, struct.unpack, struct.pack, tonumber, math.floor, math.min, math.max, string.format
+local call, unpackBin, packBin, tonumber, floor, max, format = redis.call, struct.unpack, struct.pack, tonumber, math.floor, math.max, string.format
 local now
 if ARGV[1] == '' then
   local t = call('TIME')
@@ -62,42 +63,6 @@ local nums = { unpackBin(ARGV[3], spec) }
 local n1, leaseTtl, horizon, hashTtl, quotaTtl = nums[1], nums[2], nums[3], nums[4], nums[5]
 local hash = KEYS[1]
 
-local function housekeep()
-  local idleBefore = now - horizon
-  local due = now + horizon
-  local all = call('HGETALL', hash)
-  local counters, dead, freed = {}, {}, {}
-  for i = 1, #all, 2 do
-    local f, v = all[i], all[i + 1]
-    local c = string.byte(f, 1)
-    if c == 108 then -- 'l': a lease
-      local sep = string.find(v, '|', 1, true)
-      local expiry = tonumber(sep and string.sub(v, 1, sep - 1) or v)
-      if expiry <= now then
-        dead[#dead + 1] = f
-        for counter in string.gmatch(v, '|([^|]+)') do freed[counter] = (freed[counter] or 0) + 1 end
-      elseif expiry < due then
-        due = expiry
-      end
-    elseif c == 99 then -- 'c': a concurrency counter
-      counters[f] = tonumber(v)
-    elseif c ~= 110 and #v >= 8 then -- a bucket or a ring: its last 8 bytes are its last update
-      local last = struct.unpack('<d', v, #v - 7)
-      -- A ring is judged by its own window (its name ends in ':<ms>ms'): a call of another
-      -- kind (a shorter horizon) must not drop a long window's log.
-      local window = (c == 119) and tonumber(string.match(f, ':(%d+)ms$')) or 0
-      if last <= idleBefore and last <= now - window then dead[#dead + 1] = f end
-    end
-  end
-  for f, count in pairs(counters) do
-    local left = count - (freed[f] or 0)
-    if left <= 0 then dead[#dead + 1] = f elseif freed[f] then call('HSET', hash, f, format('%d', left)) end
-  end
-  for i = 1, #dead, 1000 do call('HDEL', hash, unpack(dead, i, math.min(i + 999, #dead))) end
-  call('HSET', hash, 'n', format('%d', due))
-  call('PEXPIRE', hash, format('%d', hashTtl))
-end
-
 -- Phase 1: read, with one HMGET per hash. A call none of whose levels lives in the
 -- admission hash (quotas only, or a sorted-set window first) names another key as KEYS[1]:
 -- it must neither read it as the admission hash nor housekeep it.
@@ -105,7 +70,41 @@ local h = {}
 if n1 > 0 and ARGV[5] ~= '' then
   h = call('HMGET', hash, 'n', leaseField, unpack(ARGV, 5, 4 + n1))
   if not h[1] or h[1] + 0 <= now then
-    housekeep()
+    -- Housekeeping. Written inline: as a local function it would be a closure (with its
+    -- upvalues) built on every call, for the rare call that runs it.
+    local idleBefore = now - horizon
+    local due = now + horizon
+    local all = call('HGETALL', hash)
+    local counters, dead, freed = {}, {}, {}
+    for i = 1, #all, 2 do
+      local f, v = all[i], all[i + 1]
+      local c = string.byte(f, 1)
+      if c == 108 then -- 'l': a lease
+        local sep = string.find(v, '|', 1, true)
+        local expiry = tonumber(sep and string.sub(v, 1, sep - 1) or v)
+        if expiry <= now then
+          dead[#dead + 1] = f
+          for counter in string.gmatch(v, '|([^|]+)') do freed[counter] = (freed[counter] or 0) + 1 end
+        elseif expiry < due then
+          due = expiry
+        end
+      elseif c == 99 then -- 'c': a concurrency counter
+        counters[f] = tonumber(v)
+      elseif c ~= 110 and #v >= 8 then -- a bucket or a ring: its last 8 bytes are its last update
+        local last = struct.unpack('<d', v, #v - 7)
+        -- A ring is judged by its own window (its name ends in ':<ms>ms'): a call of another
+        -- kind (a shorter horizon) must not drop a long window's log.
+        local window = (c == 119) and tonumber(string.match(f, ':(%d+)ms$')) or 0
+        if last <= idleBefore and last <= now - window then dead[#dead + 1] = f end
+      end
+    end
+    for f, count in pairs(counters) do
+      local left = count - (freed[f] or 0)
+      if left <= 0 then dead[#dead + 1] = f elseif freed[f] then call('HSET', hash, f, format('%d', left)) end
+    end
+    for i = 1, #dead, 1000 do call('HDEL', hash, unpack(dead, i, math.min(i + 999, #dead))) end
+    call('HSET', hash, 'n', format('%d', due))
+    call('PEXPIRE', hash, format('%d', hashTtl))
     h = call('HMGET', hash, 'n', leaseField, unpack(ARGV, 5, 4 + n1))
   end
 end
@@ -201,7 +200,7 @@ for i = 1, n do
   end
 
   if not ok then
-    return { 0, i, limit, math.max(0, remaining + 1), math.max(1, retry), 0 }
+    return { 0, i, limit, max(0, remaining + 1), max(1, retry) }
   end
   if i == 1 then firstRemaining = remaining end
 end
@@ -233,4 +232,4 @@ if nq > 0 then
   if call('HSET', KEYS[2], unpack(quotaArgs, 1, nq)) > 0 then call('PEXPIRE', KEYS[2], format('%d', quotaTtl)) end
 end
 
-return { 1, 0, nums[7], max(0, firstRemaining), 0, over }
+return { 1, max(0, firstRemaining), over }

@@ -40,6 +40,8 @@ const APP_URL = `postgres://tollgate_app@127.0.0.1:5432/${DB}`;
 const REDIS_URL = 'redis://127.0.0.1:6379/14';
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const WARMUP_MS = 1_500;
+/** Rounds of (b): each row reports its median round. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = 32;
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const children: ChildProcess[] = [];
@@ -93,27 +95,43 @@ async function main(): Promise<void> {
   const redisPid = await redisServerPid();
   const rows: Row[] = [];
   /** Drives `url` and records calls/s, latency and CPU per call of `server` (pids) and Redis. */
-  const load = async (target: string, transport: LoadSpec['mode'], url: string, server: Record<string, number>, withKey: boolean, tool = 'noop', concurrency = CONCURRENCY) => {
+  const measure = async (target: string, transport: LoadSpec['mode'], url: string, server: Record<string, number>, withKey: boolean, tool = 'noop', concurrency = CONCURRENCY) => {
     say(`${target} over ${transport}…`);
     const result = await runLoad({ url, mode: transport, ...(withKey ? { key } : {}), tool, args: {}, concurrency, durationMs: DURATION_MS, warmupMs: WARMUP_MS }, { ...server, redis: redisPid });
-    rows.push({ target, transport, result });
     say(`  ${result.rps} calls/s, p50 ${result.p50} ms, p99 ${result.p99} ms, CPU µs/call ${JSON.stringify(result.cpuUsPerCall)}${result.errors ? `, ${result.errors} errors` : ''}`);
     return result;
   };
+  const load = async (...args: Parameters<typeof measure>) => {
+    const result = await measure(...args);
+    rows.push({ target: args[0], transport: args[1], result });
+    return result;
+  };
 
-  for (const admission of ['enforce', 'off'] as const) {
-    const gw = await startService('gateway/src/main.ts', { ...env, TOLLGATE_ADMISSION: admission }, 'gateway listening');
-    const mcp = `http://127.0.0.1:${gw.port}/mcp`;
-    const label = admission === 'enforce' ? 'gateway, admission on' : 'gateway, admission off';
-    for (const transport of ['http-modern', 'http-legacy', 'ws'] as const) await load(label, transport, mcp, { server: gw.child.pid! }, true);
-    await stop(gw.child);
+  // (b) The gateway (admission on and off) and both bare SDK servers stay up together, and
+  // every round drives each of them in turn: whatever else slows the shared cores for a
+  // while falls on all of them, and each row reports its median round.
+  const gateways = await Promise.all(
+    (['enforce', 'off'] as const).map(async (admission) => ({ admission, ...(await startService('gateway/src/main.ts', { ...env, TOLLGATE_ADMISSION: admission }, 'gateway listening')) })),
+  );
+  const bares = [{ mode: 'stateless' as const, ...(await startBare('stateless')) }, { mode: 'session' as const, ...(await startBare('session')) }];
+  const targets: Array<{ label: string; transport: LoadSpec['mode']; url: string; pid: number; withKey: boolean }> = [];
+  for (const gw of gateways) {
+    for (const transport of ['http-modern', 'http-legacy', 'ws'] as const) {
+      const label = gw.admission === 'enforce' ? 'gateway, admission on' : 'gateway, admission off';
+      targets.push({ label, transport, url: `http://127.0.0.1:${gw.port}/mcp`, pid: gw.child.pid!, withKey: true });
+    }
   }
-  for (const mode of ['stateless', 'session'] as const) {
-    const bare = await startBare(mode);
-    const label = mode === 'stateless' ? 'bare SDK, server per request' : 'bare SDK, one reused session';
-    await load(label, mode === 'stateless' ? 'http-modern' : 'http-legacy', `http://127.0.0.1:${bare.port}/mcp`, { server: bare.child.pid! }, false);
-    await stop(bare.child);
+  for (const bare of bares) {
+    const label = bare.mode === 'stateless' ? 'bare SDK, server per request' : 'bare SDK, one reused session';
+    targets.push({ label, transport: bare.mode === 'stateless' ? 'http-modern' : 'http-legacy', url: `http://127.0.0.1:${bare.port}/mcp`, pid: bare.child.pid!, withKey: false });
   }
+  const rounds: Measured[][] = targets.map(() => []);
+  for (let round = 1; round <= ROUNDS; round++) {
+    say(`round ${round} of ${ROUNDS}`);
+    for (const [i, t] of targets.entries()) rounds[i]!.push(await measure(t.label, t.transport, t.url, { server: t.pid }, t.withKey));
+  }
+  targets.forEach((t, i) => rows.push({ target: t.label, transport: t.transport, result: medianRound(rounds[i]!) }));
+  for (const child of [...gateways, ...bares].map((x) => x.child)) await stop(child);
 
   const gw = await startService('gateway/src/main.ts', env, 'gateway listening');
   const worker = await startService('workers/src/tool-calls.worker.ts', env, 'worker started');
@@ -261,6 +279,12 @@ async function redisInstructions(): Promise<{ decision: number; trivial: number 
     redis.disconnect();
     await stop(server);
   }
+}
+
+/** The round whose calls/s is the median (its latency and CPU figures come with it). */
+function medianRound(results: readonly Measured[]): Measured {
+  const sorted = [...results].sort((a, b) => a.rps - b.rps);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
 }
 
 /** The pid of the Redis server the bench uses (CPU accounting reads its /proc entry). */

@@ -72,6 +72,9 @@ const BENCH_PLAN: Plan = {
   quotaPolicy: 'block',
 };
 
+/** The bench plan with a burst small enough to keep as a ring (every seeded plan's case). */
+const RING_PLAN: Plan = { ...BENCH_PLAN, limits: { ...BENCH_PLAN.limits, burst: { max: RING_MAX_CALLS, windowMs: 1_000 } } };
+
 async function main(): Promise<void> {
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: execFileSync('redis-server', ['--version']).toString().trim() };
   say(`machine: ${JSON.stringify(machine)}`);
@@ -179,19 +182,9 @@ async function prepareData(): Promise<string> {
  */
 async function redisCost() {
   const redis = registerScripts(new Redis(REDIS_URL));
-  const releaseLua = readFileSync(join(ROOT, 'platform/redis/scripts/admission-release.lua'), 'utf8');
   const measure = async (plan: Plan) => {
     await redis.flushdb();
-    const cycle = async (i: number) => {
-      const levels = toolCallLevels({ orgId: `org_bench${i % 500}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan, group: 'core' }, calendarPeriods(Date.now()));
-      const lease = randomBase58(12);
-      const r = await acquire(redis, levels, lease, 60_000);
-      if (!r.admitted) throw new Error(`bench decision refused at level ${r.refusingLevel}`);
-      await redis.eval(releaseLua, 1, levels[0]!.key, lease, '', '1');
-    };
-    const run = async (n: number, batch = 50) => {
-      for (let i = 0; i < n; i += batch) await Promise.all(Array.from({ length: batch }, (_, j) => cycle(i + j)));
-    };
+    const run = (n: number) => decideAndRelease(redis, plan, n, 500, 50);
     await run(5_000); // warm-up: scripts cached, keys exist
     await redis.config('RESETSTAT');
     const decisions = 20_000;
@@ -202,7 +195,7 @@ async function redisCost() {
     return { decisionUs: usecPerCall(stats, 'evalsha'), releaseUs: usecPerCall(stats, 'eval'), perSecond };
   };
   // 500 organizations at ~15 000 decisions/s: ~30 calls/s each, inside a ring's burst.
-  const ring = await measure({ ...BENCH_PLAN, limits: { ...BENCH_PLAN.limits, burst: { max: RING_MAX_CALLS, windowMs: 1_000 } } });
+  const ring = await measure(RING_PLAN);
   const sortedSet = await measure(BENCH_PLAN);
   const sha = (await redis.script('LOAD', 'return 1')) as string;
   await redis.config('RESETSTAT');
@@ -213,6 +206,24 @@ async function redisCost() {
   say(`admission decision: ${ring.decisionUs} µs of Redis CPU with the burst as a ring, ${sortedSet.decisionUs} µs as a sorted set (+${ring.releaseUs} µs for the release), ${ring.perSecond} decisions/s; trivial EVALSHA: ${trivialUs} µs, ${trivialRps} calls/s`);
   const levels = toolCallLevels({ orgId: 'o', userId: 'u', keyId: 'k', ip: 'i', plan: BENCH_PLAN, group: 'core' }, calendarPeriods(Date.now())).length;
   return { decisionUs: ring.decisionUs, decisionSortedSetUs: sortedSet.decisionUs, releaseUs: ring.releaseUs, decisionsPerSecond: ring.perSecond, levels, trivialUs, trivialRps };
+}
+
+/**
+ * `n` tools/call decisions of `plan` over `orgs` organizations, `inFlight` at a time, each
+ * followed by its release as a real call's is (the admission hash stays as small as in
+ * production). Releases go out as EVAL so that commandstats and callgrind (both counting
+ * EVALSHA) keep them apart from the decisions.
+ */
+async function decideAndRelease(redis: Redis, plan: Plan, n: number, orgs: number, inFlight: number): Promise<void> {
+  const releaseLua = readFileSync(join(ROOT, 'platform/redis/scripts/admission-release.lua'), 'utf8');
+  const cycle = async (i: number) => {
+    const levels = toolCallLevels({ orgId: `org_bench${i % orgs}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan, group: 'core' }, calendarPeriods(Date.now()));
+    const lease = randomBase58(12);
+    const r = await acquire(redis, levels, lease, 60_000);
+    if (!r.admitted) throw new Error(`bench decision refused at level ${r.refusingLevel}`);
+    await redis.eval(releaseLua, 1, levels[0]!.key, lease, '', '1');
+  };
+  for (let i = 0; i < n; i += inFlight) await Promise.all(Array.from({ length: Math.min(inFlight, n - i) }, (_, j) => cycle(i + j)));
 }
 
 /**
@@ -256,21 +267,7 @@ async function redisInstructions(): Promise<{ decision: number; trivial: number 
     const trivial = await count(500, async () => {
       for (let i = 0; i < 500; i += 50) await Promise.all(Array.from({ length: 50 }, () => redis.evalsha(sha, 0)));
     });
-    const plan: Plan = { ...BENCH_PLAN, limits: { ...BENCH_PLAN.limits, burst: { max: RING_MAX_CALLS, windowMs: 1_000 } } };
-    const releaseLua = readFileSync(join(ROOT, 'platform/redis/scripts/admission-release.lua'), 'utf8');
-    const decisions = (n: number) => async () => {
-      for (let i = 0; i < n; i += 20) {
-        await Promise.all(
-          Array.from({ length: 20 }, async (_, j) => {
-            const levels = toolCallLevels({ orgId: `org_bench${(i + j) % 50}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan, group: 'core' }, calendarPeriods(Date.now()));
-            const lease = randomBase58(12);
-            if (!(await acquire(redis, levels, lease, 60_000)).admitted) throw new Error('bench decision refused');
-            // EVAL, so the release is not collected.
-            await redis.eval(releaseLua, 1, levels[0]!.key, lease, '', '1');
-          }),
-        );
-      }
-    };
+    const decisions = (n: number) => () => decideAndRelease(redis, RING_PLAN, n, 50, 20);
     await count(500, decisions(500)); // warm-up: every organization's hash in place
     const decision = await count(1_000, decisions(1_000));
     say(`admission decision: ${decision} instructions (callgrind); trivial EVALSHA: ${trivial}`);

@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { AppError, isAppError } from '../../../core/errors.js';
 import { sequentialId } from '../../../core/ids.js';
@@ -82,17 +82,7 @@ function openWebSocketSession(socket: WebSocket, request: FastifyRequest, deps: 
     deps.gate,
     (message) => {
       const requestId = sequentialId('request');
-      // The message's logger is made when something logs (most calls log nothing).
-      let log: FastifyBaseLogger | undefined;
-      return {
-        principal,
-        requestId,
-        get log() {
-          return (log ??= request.log.child({ rpcRequestId: requestId, method: message.method }));
-        },
-        transport: 'ws',
-        ip: request.ip,
-      };
+      return { principal, requestId, log: request.log.child({ rpcRequestId: requestId, method: message.method }), transport: 'ws', ip: request.ip };
     },
     metrics ? (method, ok) => countMcpRequest(metrics, 'ws', method, principal.plan.id, ok) : undefined,
   );

@@ -155,14 +155,7 @@ export class ToolRouter {
   private async runInline(tool: ToolDefinition, args: unknown, exchange: ExchangeContext, ctx: ServerContext): Promise<CallToolResult> {
     const impl = INLINE_TOOLS[tool.name];
     if (!impl) throw new AppError('INTERNAL', `inline tool ${tool.name} has no implementation`);
-    const output = await impl(args as never, {
-      principal: exchange.principal,
-      signal: ctx.mcpReq.signal,
-      // Read only when the tool logs: a WebSocket message's logger is made on first use.
-      get log() {
-        return exchange.log;
-      },
-    });
+    const output = await impl(args as never, { principal: exchange.principal, signal: ctx.mcpReq.signal, log: exchange.log });
     const structured = output && typeof output === 'object' && !Array.isArray(output) ? (output as Record<string, unknown>) : undefined;
     return {
       content: [{ type: 'text', text: typeof output === 'string' ? output : JSON.stringify(output) }],

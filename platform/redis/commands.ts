@@ -19,8 +19,11 @@ const SCRIPTS = {
   quotaRaise: { numberOfKeys: 1, lua: script('quota-raise') },
 } as const;
 
-/** Admitted: [1, remaining, over-quota bitmask]; refused: [0, level (1-based), limit, remaining, retryAfterMs]. */
-type AcquireReply = [admitted: 1, remaining: number, overQuotaMask: number] | [admitted: 0, level: number, limit: number, remaining: number, retryAfterMs: number];
+/**
+ * Per call, one after another: admitted 1, remaining, over-quota bitmask; refused 0, level
+ * (1-based), limit, remaining, retryAfterMs.
+ */
+type AcquireReply = number[];
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -97,14 +100,16 @@ const MIN_HORIZON_MS = 60_000;
 
 /**
  * An acquire's script arguments for one call shape (its levels and lease TTL), without the
- * call's own lease id: building them (the packed spec, the keys, the fields) costs more than
+ * calls' own lease ids: building them (the packed spec, the keys, the fields) costs more than
  * sending them, so the gateway builds them once per shape and second (see Admission).
  */
 export interface PreparedAcquire {
   /** numberOfKeys, then the keys. */
   readonly keys: ReadonlyArray<string | number>;
-  /** The spec's format, the spec, then one field per level. */
-  readonly rest: ReadonlyArray<string | Buffer>;
+  /** The spec's format, then the spec. */
+  readonly spec: readonly [string, Buffer];
+  /** One field per level. */
+  readonly fields: readonly string[];
   readonly levels: number;
   /** The first level's limit (an admitted call reports it with what remains of it). */
   readonly firstLimit: number;
@@ -167,7 +172,7 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
   const keys = [hash];
   if (quotaKey !== undefined) keys.push(quotaKey);
   if (windowKey !== undefined) keys.push(windowKey);
-  return { keys: [keys.length, ...keys], rest: [specFormat(levels.length), spec, ...fields], levels: levels.length, firstLimit: levels[0]!.limit };
+  return { keys: [keys.length, ...keys], spec: [specFormat(levels.length), spec], fields, levels: levels.length, firstLimit: levels[0]!.limit };
 }
 
 /** One round trip: decide every level, charge all or none (see `prepareAcquire`). */
@@ -177,15 +182,31 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
 
 /** `acquire` with arguments prepared beforehand. */
 export async function acquirePrepared(redis: RedisLike, prepared: PreparedAcquire, leaseId: string, nowMs?: number): Promise<AcquireResult> {
-  const reply = await redis.admissionAcquire(...(prepared.keys as [number, ...string[]]), nowMs === undefined ? '' : nowMs, `l:${leaseId}`, ...prepared.rest);
-  if (reply[0] === 0) {
-    const [, level, limit, remaining, retryAfterMs] = reply;
-    return { admitted: false, refusingLevel: level - 1, limit, remaining, retryAfterMs, overQuota: [] };
+  return (await acquireManyPrepared(redis, prepared, [leaseId], nowMs))[0]!;
+}
+
+/**
+ * Several calls of one shape in one script call, decided in the order of `leaseIds` (each
+ * sees what the ones before it charged): the same outcomes as one `acquirePrepared` each, in
+ * that order at one instant, for one round trip.
+ */
+export async function acquireManyPrepared(redis: RedisLike, prepared: PreparedAcquire, leaseIds: readonly string[], nowMs?: number): Promise<AcquireResult[]> {
+  const leaseFields = leaseIds.map((id) => `l:${id}`);
+  const reply = await redis.admissionAcquire(...(prepared.keys as [number, ...string[]]), nowMs === undefined ? '' : nowMs, ...prepared.spec, ...leaseFields, ...prepared.fields);
+  const results: AcquireResult[] = [];
+  for (let at = 0; results.length < leaseIds.length; at += reply[at] === 0 ? 5 : 3) results.push(acquireResult(prepared, reply, at));
+  return results;
+}
+
+/** The outcome of one call in the script's flat reply, starting at `at` (see AcquireReply). */
+function acquireResult(prepared: PreparedAcquire, reply: AcquireReply, at: number): AcquireResult {
+  if (reply[at] === 0) {
+    return { admitted: false, refusingLevel: reply[at + 1]! - 1, limit: reply[at + 2]!, remaining: reply[at + 3]!, retryAfterMs: reply[at + 4]!, overQuota: [] };
   }
-  const [, remaining, mask] = reply;
+  const mask = reply[at + 2]!;
   const overQuota: number[] = [];
   if (mask !== 0) for (let i = 0; i < prepared.levels; i++) if (mask & (1 << i)) overQuota.push(i);
-  return { admitted: true, refusingLevel: -1, limit: prepared.firstLimit, remaining, retryAfterMs: 0, overQuota };
+  return { admitted: true, refusingLevel: -1, limit: prepared.firstLimit, remaining: reply[at + 1]!, retryAfterMs: 0, overQuota };
 }
 
 /** Lease keys of the layout before the admission hash: one sorted set per scope (`…:conc:…`). */

@@ -13,24 +13,22 @@
  *  (c) a workflow-backed no-op against the same no-op inline.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { calendarPeriods, RING_MAX_CALLS, toolCallLevels } from '../../core/admission/levels.js';
-import { randomBase58 } from '../../core/ids.js';
-import type { Plan } from '../../core/plans.js';
+import { RING_MAX_CALLS } from '../../core/admission/levels.js';
 import { migrate } from '../../platform/pg/migrate.js';
-import { acquire, registerScripts } from '../../platform/redis/commands.js';
 import { createApiKey, createOrganization, createUser, provision } from '../../platform/tenancy/provisioning.js';
 import { createPool } from '../../platform/pg/pool.js';
 import { createPlan } from '../../platform/tenancy/plans-repo.js';
 import { ensureTemporalCli } from '../../scripts/lib/temporal-cli.js';
 import { startDevServer } from '../../scripts/lib/temporal-dev-server.js';
-import { uniformLimits } from '../support/plan-limits.js';
+import { freePorts } from '../support/ports.js';
 import type { LoadResult, LoadSpec } from './load.js';
+import { BATCH, BENCH_PLAN, HIGH, redisCost, redisInstructions } from './redis-decision.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const DB = 'tollgate_bench';
@@ -51,6 +49,8 @@ const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim(
 /** A load run's figures, with the CPU time each watched process spent per call (µs). */
 interface Measured extends LoadResult {
   readonly cpuUsPerCall: Record<string, number>;
+  /** Gateway with admission: calls decided per admission script call (its batching), over the run. */
+  readonly callsPerDecisionCall?: number;
 }
 
 interface Row {
@@ -59,29 +59,13 @@ interface Row {
   readonly result: Measured;
 }
 
-const HIGH = 1_000_000_000;
-const BENCH_PLAN: Plan = {
-  id: 'bench',
-  name: 'Bench',
-  rank: 90,
-  // Every level is computed and charged; none is within reach.
-  limits: uniformLimits(HIGH),
-
-  allowedTools: ['noop', 'noop_workflow'],
-  cacheTtlSeconds: 0,
-  quotaPolicy: 'block',
-};
-
-/** The bench plan with a burst small enough to keep as a ring (every seeded plan's case). */
-const RING_PLAN: Plan = { ...BENCH_PLAN, limits: { ...BENCH_PLAN.limits, burst: { max: RING_MAX_CALLS, windowMs: 1_000 } } };
-
 async function main(): Promise<void> {
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version, redis: execFileSync('redis-server', ['--version']).toString().trim() };
   say(`machine: ${JSON.stringify(machine)}`);
   mkdirSync(LOG_DIR, { recursive: true });
   const key = await prepareData();
-  const redisFigures = await redisCost();
-  const instructions = await redisInstructions();
+  const redisFigures = await redisCost(REDIS_URL, { say });
+  const instructions = await redisInstructions({ say, track: (child) => children.push(child) });
 
   const cli = await ensureTemporalCli((l) => say(l));
   const [temporalPort] = await freePorts(1);
@@ -117,11 +101,12 @@ async function main(): Promise<void> {
     (['enforce', 'off'] as const).map(async (admission) => ({ admission, ...(await startService('gateway/src/main.ts', { ...env, TOLLGATE_ADMISSION: admission }, 'gateway listening')) })),
   );
   const bares = [{ mode: 'stateless' as const, ...(await startBare('stateless')) }, { mode: 'session' as const, ...(await startBare('session')) }];
-  const targets: Array<{ label: string; transport: LoadSpec['mode']; url: string; pid: number; withKey: boolean }> = [];
+  const targets: Array<{ label: string; transport: LoadSpec['mode']; url: string; pid: number; withKey: boolean; metrics?: string }> = [];
   for (const gw of gateways) {
     for (const transport of ['http-modern', 'http-legacy', 'ws'] as const) {
-      const label = gw.admission === 'enforce' ? 'gateway, admission on' : 'gateway, admission off';
-      targets.push({ label, transport, url: `http://127.0.0.1:${gw.port}/mcp`, pid: gw.child.pid!, withKey: true });
+      const on = gw.admission === 'enforce';
+      const label = on ? 'gateway, admission on' : 'gateway, admission off';
+      targets.push({ label, transport, url: `http://127.0.0.1:${gw.port}/mcp`, pid: gw.child.pid!, withKey: true, ...(on ? { metrics: `http://127.0.0.1:${gw.statusPort}/metrics` } : {}) });
     }
   }
   for (const bare of bares) {
@@ -131,7 +116,18 @@ async function main(): Promise<void> {
   const rounds: Measured[][] = targets.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
     say(`round ${round} of ${ROUNDS}`);
-    for (const [i, t] of targets.entries()) rounds[i]!.push(await measure(t.label, t.transport, t.url, { server: t.pid }, t.withKey));
+    for (const [i, t] of targets.entries()) {
+      const before = t.metrics ? await batchCalls(t.metrics) : undefined;
+      const result = await measure(t.label, t.transport, t.url, { server: t.pid }, t.withKey);
+      if (!t.metrics || !before) {
+        rounds[i]!.push(result);
+        continue;
+      }
+      const after = await batchCalls(t.metrics);
+      const callsPerDecisionCall = Math.round(((after.sum - before.sum) / Math.max(1, after.count - before.count)) * 100) / 100;
+      say(`  ${callsPerDecisionCall} calls per admission script call`);
+      rounds[i]!.push({ ...result, callsPerDecisionCall });
+    }
   }
   targets.forEach((t, i) => rows.push({ target: t.label, transport: t.transport, result: medianRound(rounds[i]!) }));
   for (const child of [...gateways, ...bares].map((x) => x.child)) await stop(child);
@@ -171,111 +167,11 @@ async function prepareData(): Promise<string> {
   return key;
 }
 
-/**
- * (a) Redis CPU per decision from INFO commandstats, next to a trivial EVALSHA. Each
- * decision's lease is released afterwards, as a real call's is (the admission hash stays
- * as small as in production); releases go out as EVAL, so commandstats keeps them apart:
- * `evalsha` is the decision, `eval` the release (which then also pays for hashing the
- * script's text, so its figure is an upper bound). Measured twice: with the burst window
- * as a ring in the admission hash (every seeded plan: bursts of at most RING_MAX_CALLS) and
- * as a sorted set of its own (larger bursts, as the bench plan of (b) needs).
- */
-async function redisCost() {
-  const redis = registerScripts(new Redis(REDIS_URL));
-  const measure = async (plan: Plan) => {
-    await redis.flushdb();
-    const run = (n: number) => decideAndRelease(redis, plan, n, 500, 50);
-    await run(5_000); // warm-up: scripts cached, keys exist
-    await redis.config('RESETSTAT');
-    const decisions = 20_000;
-    const t0 = performance.now();
-    await run(decisions);
-    const perSecond = Math.round(decisions / ((performance.now() - t0) / 1000));
-    const stats = await redis.info('commandstats');
-    return { decisionUs: usecPerCall(stats, 'evalsha'), releaseUs: usecPerCall(stats, 'eval'), perSecond };
-  };
-  // 500 organizations at ~15 000 decisions/s: ~30 calls/s each, inside a ring's burst.
-  const ring = await measure(RING_PLAN);
-  const sortedSet = await measure(BENCH_PLAN);
-  const sha = (await redis.script('LOAD', 'return 1')) as string;
-  await redis.config('RESETSTAT');
-  const out = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', '6379', '-n', '200000', '-c', '50', '-q', 'evalsha', sha, '0']).toString();
-  const trivialRps = Number(/([\d.]+) requests per second/.exec(out.split('\r').pop() ?? out)?.[1] ?? 0);
-  const trivialUs = usecPerCall(await redis.info('commandstats'), 'evalsha');
-  redis.disconnect();
-  say(`admission decision: ${ring.decisionUs} µs of Redis CPU with the burst as a ring, ${sortedSet.decisionUs} µs as a sorted set (+${ring.releaseUs} µs for the release), ${ring.perSecond} decisions/s; trivial EVALSHA: ${trivialUs} µs, ${trivialRps} calls/s`);
-  const levels = toolCallLevels({ orgId: 'o', userId: 'u', keyId: 'k', ip: 'i', plan: BENCH_PLAN, group: 'core' }, calendarPeriods(Date.now())).length;
-  return { decisionUs: ring.decisionUs, decisionSortedSetUs: sortedSet.decisionUs, releaseUs: ring.releaseUs, decisionsPerSecond: ring.perSecond, levels, trivialUs, trivialRps };
-}
-
-/**
- * `n` tools/call decisions of `plan` over `orgs` organizations, `inFlight` at a time, each
- * followed by its release as a real call's is (the admission hash stays as small as in
- * production). Releases go out as EVAL so that commandstats and callgrind (both counting
- * EVALSHA) keep them apart from the decisions.
- */
-async function decideAndRelease(redis: Redis, plan: Plan, n: number, orgs: number, inFlight: number): Promise<void> {
-  const releaseLua = readFileSync(join(ROOT, 'platform/redis/scripts/admission-release.lua'), 'utf8');
-  const cycle = async (i: number) => {
-    const levels = toolCallLevels({ orgId: `org_bench${i % orgs}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan, group: 'core' }, calendarPeriods(Date.now()));
-    const lease = randomBase58(12);
-    const r = await acquire(redis, levels, lease, 60_000);
-    if (!r.admitted) throw new Error(`bench decision refused at level ${r.refusingLevel}`);
-    await redis.eval(releaseLua, 1, levels[0]!.key, lease, '', '1');
-  };
-  for (let i = 0; i < n; i += inFlight) await Promise.all(Array.from({ length: Math.min(inFlight, n - i) }, (_, j) => cycle(i + j)));
-}
-
-/**
- * (a') The same decision counted in instructions, not microseconds: a Redis server of its
- * own under valgrind's callgrind, collecting only inside EVALSHA. Instruction counts repeat
- * exactly from run to run, whatever else the shared cores do, so they show a change to the
- * script that the µs figure (±15% between runs on these VMs) cannot. Next to the same count
- * for the trivial script. Skipped, with a note, where valgrind is not installed.
- */
-async function redisInstructions(): Promise<{ decision: number; trivial: number } | undefined> {
-  try {
-    execFileSync('valgrind', ['--version']);
-  } catch {
-    say('valgrind not installed: instruction counts skipped');
-    return undefined;
-  }
-  const [port] = await freePorts(1);
-  const dir = join(ROOT, '.tollgate', 'bench', 'callgrind');
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  const server = spawn('valgrind', ['--tool=callgrind', '--toggle-collect=evalShaCommand', `--callgrind-out-file=${dir}/out.%p`, 'redis-server', '--port', String(port), '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  children.push(server);
-  const redis = registerScripts(new Redis({ port: port!, host: '127.0.0.1', retryStrategy: () => 200, maxRetriesPerRequest: null }));
-  // Refused connections while valgrind starts the server are expected: ioredis retries.
-  redis.on('error', () => {});
-  try {
-    await redis.ping();
-    /** Instructions per call of what `run` sends, from the dump callgrind writes after it. */
-    let dumps = 0;
-    const count = async (calls: number, run: () => Promise<void>) => {
-      await run();
-      execFileSync('callgrind_control', ['-d', String(server.pid)], { stdio: 'ignore' });
-      dumps++;
-      const file = join(dir, `out.${server.pid}.${dumps}`);
-      const totals = /^totals: (\d+)/m.exec(readFileSync(file, 'utf8'));
-      return Math.round(Number(totals?.[1]) / calls);
-    };
-    const sha = (await redis.script('LOAD', 'return 1')) as string;
-    const trivial = await count(500, async () => {
-      for (let i = 0; i < 500; i += 50) await Promise.all(Array.from({ length: 50 }, () => redis.evalsha(sha, 0)));
-    });
-    const decisions = (n: number) => () => decideAndRelease(redis, RING_PLAN, n, 50, 20);
-    await count(500, decisions(500)); // warm-up: every organization's hash in place
-    const decision = await count(1_000, decisions(1_000));
-    say(`admission decision: ${decision} instructions (callgrind); trivial EVALSHA: ${trivial}`);
-    return { decision, trivial };
-  } finally {
-    redis.disconnect();
-    await stop(server);
-  }
+/** The gateway's admission batches so far: calls decided (sum) over script calls (count). */
+async function batchCalls(metricsUrl: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} ([\\d.e+]+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { sum: read('tollgate_admission_batch_calls_sum'), count: read('tollgate_admission_batch_calls_count') };
 }
 
 /** The round whose calls/s is the median (its latency and CPU figures come with it). */
@@ -290,10 +186,6 @@ async function redisServerPid(): Promise<number> {
   const info = await redis.info('server');
   redis.disconnect();
   return Number(/process_id:(\d+)/.exec(info)?.[1]);
-}
-
-function usecPerCall(info: string, command: 'evalsha' | 'eval'): number {
-  return Number(new RegExp(`cmdstat_${command}:.*usec_per_call=([\\d.]+)`).exec(info)?.[1] ?? NaN);
 }
 
 function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, instructions: Awaited<ReturnType<typeof redisInstructions>>, rows: Row[]): void {
@@ -312,7 +204,7 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
   const checks = [
     [
       `admission decision ≤ 15 µs of Redis CPU`,
-      `${redis.decisionUs} µs (${ratio(redis.decisionUs, redis.trivialUs)}× a trivial EVALSHA); ${redis.decisionSortedSetUs} µs with a burst beyond ${RING_MAX_CALLS}` +
+      `${redis.decisionUs} µs (${ratio(redis.decisionUs, redis.trivialUs)}× a trivial EVALSHA); ${redis.decisionSortedSetUs} µs with a burst beyond ${RING_MAX_CALLS}; ${redis.batchedDecisionUs} µs per decision in batches of ${BATCH}` +
         (instructions ? `; ${instructions.decision} instructions (${ratio(instructions.decision, instructions.trivial)}× a trivial EVALSHA)` : ''),
     ],
     ...(['http-modern', 'http-legacy', 'ws'] as const).map((t) => {
@@ -334,6 +226,7 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
     `| --- | ---: | ---: |`,
     `| admission decision (${redis.levels} levels, one EVALSHA), burst as a ring (≤ ${RING_MAX_CALLS} calls) | ${redis.decisionUs} | ${redis.decisionsPerSecond} (with releases) |`,
     `| the same, burst as a sorted set (larger bursts) | ${redis.decisionSortedSetUs} | |`,
+    `| the ring decision in batches of ${BATCH} calls of one shape (per decision) | ${redis.batchedDecisionUs} | ${redis.batchedDecisionsPerSecond} (with releases) |`,
     `| its release at the call's end (EVAL: includes hashing the script) | ${redis.releaseUs} | |`,
     `| trivial script (redis-benchmark EVALSHA) | ${redis.trivialUs} | ${redis.trivialRps} |`,
     '',
@@ -342,15 +235,16 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
           `| Redis (a'), callgrind | instructions per call |`,
           `| --- | ---: |`,
           `| admission decision, burst as a ring | ${instructions.decision} (${ratio(instructions.decision, instructions.trivial)}× the trivial script) |`,
+          `| the same in batches of ${BATCH} calls of one shape, per decision | ${instructions.batched} (${ratio(instructions.batched, instructions.trivial)}×) |`,
           `| trivial script (EVALSHA) | ${instructions.trivial} |`,
         ]
       : ['(instruction counts skipped: valgrind not installed)']),
     '',
-    `| target (b, c) | transport | calls/s | p50 ms | p99 ms | CPU µs/call: server | worker | Redis |`,
-    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| target (b, c) | transport | calls/s | p50 ms | p99 ms | CPU µs/call: server | worker | Redis | calls per decision script call |`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows.map((r) => {
       const cpu = r.result.cpuUsPerCall;
-      return `| ${r.target} | ${r.transport} | ${r.result.rps} | ${r.result.p50} | ${r.result.p99} | ${cpu.server ?? ''} | ${cpu.worker ?? ''} | ${cpu.redis ?? ''} |`;
+      return `| ${r.target} | ${r.transport} | ${r.result.rps} | ${r.result.p50} | ${r.result.p99} | ${cpu.server ?? ''} | ${cpu.worker ?? ''} | ${cpu.redis ?? ''} | ${r.result.callsPerDecisionCall ?? ''} |`;
     }),
     '',
     `| check | measured |`,
@@ -408,7 +302,7 @@ function runLoad(spec: LoadSpec, watch: Record<string, number>): Promise<Measure
  * container runtime would take it), not through this process: reading every request's log
  * line here would spend the shared cores on the bench instead of the server.
  */
-async function startService(entry: string, env: Record<string, string>, readyLine: string): Promise<{ child: ChildProcess; port: number }> {
+async function startService(entry: string, env: Record<string, string>, readyLine: string): Promise<{ child: ChildProcess; port: number; statusPort: number }> {
   const [port, adminPort, statusPort] = await freePorts(3);
   const logFile = join(LOG_DIR, `${entry.split('/').pop()!.replace(/\.ts$/, '')}-${port}.log`);
   const out = openSync(logFile, 'w');
@@ -427,7 +321,7 @@ async function startService(entry: string, env: Record<string, string>, readyLin
     if (Date.now() > deadline) throw new Error(`${entry} did not log "${readyLine}" within 60 s; see ${logFile}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { child, port: port! };
+  return { child, port: port!, statusPort: statusPort! };
 }
 
 async function startBare(mode: 'stateless' | 'session'): Promise<{ child: ChildProcess; port: number }> {
@@ -443,16 +337,6 @@ function stop(child: ChildProcess): Promise<void> {
     child.once('exit', () => resolve());
     child.kill('SIGTERM');
   });
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const { createServer } = await import('node:net');
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((r) => {
-    const s = createServer().listen(0, '127.0.0.1', () => r(s));
-  })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 main()

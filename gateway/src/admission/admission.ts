@@ -4,7 +4,8 @@ import { calendarPeriods, otherMethodLevels, quotaPeriods, toolCallLevels, type 
 import { sequentialId } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
-import { acquirePrepared, prepareAcquire, release, renew, type PreparedAcquire, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
+import { prepareAcquire, release, renew, type PreparedAcquire, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
+import { AcquireBatcher } from './acquire-batcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/spans.js';
 import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
@@ -91,13 +92,16 @@ const FAIL_CLOSED_TIERS = new Set(['free']);
 
 /**
  * Admits or refuses a call before any tool work, in one Redis round trip on the
- * organization's slot (plus, once per batch, a lease from the tier's global pool).
+ * organization's slot (plus, once per batch, a lease from the tier's global pool); calls of
+ * one shape arriving in one event-loop turn share that round trip (AcquireBatcher).
  * Denials are values; the transports turn them into HTTP 429s or JSON-RPC errors.
  */
 export class Admission {
+  private readonly acquires: AcquireBatcher;
   private readonly releases: ReleaseBatcher;
 
   constructor(private readonly deps: AdmissionDeps) {
+    this.acquires = new AcquireBatcher(deps.redis, (calls) => deps.metrics.admissionBatchCalls.observe(calls));
     this.releases = new ReleaseBatcher(deps.redis);
   }
 
@@ -142,7 +146,7 @@ export class Admission {
           return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
         }
       }
-      const r = await acquirePrepared(this.deps.redis, shape.prepared, callId);
+      const r = await this.acquires.acquire(shape.prepared, callId);
       this.recordRedis(started, 'ok');
       if (!r.admitted) {
         if (pooled) this.deps.pool.giveBack(tier);

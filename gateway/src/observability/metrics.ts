@@ -36,6 +36,12 @@ export function createMetrics() {
       buckets: [0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25],
       registers: [registry],
     }),
+    admissionBatchCalls: new Histogram({
+      name: 'tollgate_admission_batch_calls',
+      help: 'Calls decided per admission script call (calls of one key, IP and tool group arriving in one event-loop turn share one).',
+      buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers: [registry],
+    }),
     admissionFailOpen: new Counter({
       name: 'tollgate_admission_fail_open_total',
       help: 'Decisions made without Redis, by tier and outcome (fallback_admitted, fallback_refused, closed_refused).',

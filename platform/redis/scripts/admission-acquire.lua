@@ -20,21 +20,27 @@
 -- are the same as none), and renews the hash's expiry. Between housekeepings no lease has
 -- expired, so counters are exact without looking at any lease.
 --
+-- Several calls of one shape (same levels, keys and fields: one API key, IP and tool group)
+-- may be decided in one script call (the gateway gathers those that arrive together): the
+-- state is read once, the calls are decided one after another in that order, each seeing
+-- what the ones before it charged, and the state is written once. The outcome is the same
+-- as that of the calls sent one at a time in that order at the same instant.
+--
 -- Every value that crosses between Redis and Lua costs Redis CPU (docs/performance.md), so
 -- the arguments are few: the constants of a call travel in one binary spec, and numbers
 -- written back are formatted as integers ('%d': the default '%.17g' costs several times more).
 -- ARGV[1]   now in ms ('' = the Redis server clock, so gateways need no clock sync)
--- ARGV[2]   the lease field, 'l:<lease id>' (unique per call): the call's lease record; the
---           id alone is its sliding-window member
--- ARGV[3]   the spec's struct format: "<Bdddd" followed by "Bdd" per level (sent along
+-- ARGV[2]   the spec's struct format: "<Bdddd" followed by "Bdd" per level (sent along
 --           because building it here costs more than the argument)
--- ARGV[4]   the spec (binary: one struct.unpack reads it in C):
+-- ARGV[3]   the spec (binary: one struct.unpack reads it in C):
 --           header = levels in the admission hash (they come first; quotas follow),
 --           lease TTL ms (a crashed gateway's leases expire after it), housekeeping
 --           horizon ms (at least the longest bucket period and window), expiry of the
 --           admission hash ms (set by housekeeping), TTL ms of the quota hash;
 --           then per level: kind, limit, p
--- ARGV[5..] one field per level, in order ('' for a sorted-set window)
+-- ARGV[4 .. 3+m]  one lease field per call, 'l:<lease id>' (unique per call): the call's
+--           lease record; the id alone is its sliding-window member
+-- ARGV[4+m ..]    one field per level, in order ('' for a sorted-set window)
 --   kind    1 bucket | 2 ring window | 3 sorted-set window | 4 concurrency |
 --           5 quota, blocking | 6 quota, soft | 7 quota, overage (soft and overage admit past the limit)
 --   limit   bucket: calls per period (also the bucket size); window: calls per window;
@@ -42,33 +48,38 @@
 --   p       bucket: refill period ms; window: window ms; quota: ms until it resets (the
 --           retry hint); concurrency: unused
 --
--- returns admitted: { 1, remaining of the first level (the per-key rate), bitmask of quota
---                    levels admitted past their limit }
---         refused:  { 0, refusing level (1-based), its limit, its remaining, retryAfterMs }
+-- returns, for each call in order, one after another in a flat list:
+--   admitted: 1, remaining of the first level (the per-key rate), bitmask of quota levels
+--             admitted past their limit
+--   refused:  0, refusing level (1-based), its limit, its remaining, retryAfterMs
 -- (few values: each one the reply carries is converted twice, in Redis and in the client)
 
-local call, unpackBin, packBin, tonumber, floor, max, format = redis.call, struct.unpack, struct.pack, tonumber, math.floor, math.max, string.format
+local call, unpackBin, packBin, floor, max, format = redis.call, struct.unpack, struct.pack, math.floor, math.max, string.format
+local argv = ARGV
 local now
-if ARGV[1] == '' then
+if argv[1] == '' then
   local t = call('TIME')
   now = t[1] * 1000 + floor(t[2] / 1000)
 else
-  now = tonumber(ARGV[1])
+  now = argv[1] + 0
 end
-local leaseField = ARGV[2]
-local spec = ARGV[4]
+local spec = argv[3]
 local n = (#spec - 33) / 17
 -- One C call unpacks every number (unpacking level by level costs twice as much).
-local nums = { unpackBin(ARGV[3], spec) }
+local nums = { unpackBin(argv[2], spec) }
 local n1, leaseTtl, horizon, hashTtl, quotaTtl = nums[1], nums[2], nums[3], nums[4], nums[5]
+local m = #argv - 3 - n
+local f0 = 3 + m -- argv[f0 + i] is level i's field
+local m1 = 1 + m -- h[m1 + i] is level i's value, h[1 + j] call j's lease record
 local hash = KEYS[1]
 
--- Phase 1: read, with one HMGET per hash. A call none of whose levels lives in the
--- admission hash (quotas only, or a sorted-set window first) names another key as KEYS[1]:
--- it must neither read it as the admission hash nor housekeep it.
+-- Phase 1: read, with one HMGET per hash: 'n', the calls' lease records, the levels' fields.
+-- A call none of whose levels lives in the admission hash (quotas only, or a sorted-set
+-- window first) names another key as KEYS[1]: it must neither read it as the admission
+-- hash nor housekeep it.
 local h = {}
-if n1 > 0 and ARGV[5] ~= '' then
-  h = call('HMGET', hash, 'n', leaseField, unpack(ARGV, 5, 4 + n1))
+if n1 > 0 and argv[f0 + 1] ~= '' then
+  h = call('HMGET', hash, 'n', unpack(argv, 4, f0 + n1))
   if not h[1] or h[1] + 0 <= now then
     -- Housekeeping. Written inline: as a local function it would be a closure (with its
     -- upvalues) built on every call, for the rare call that runs it.
@@ -105,116 +116,180 @@ if n1 > 0 and ARGV[5] ~= '' then
     for i = 1, #dead, 1000 do call('HDEL', hash, unpack(dead, i, math.min(i + 999, #dead))) end
     call('HSET', hash, 'n', format('%d', due))
     call('PEXPIRE', hash, format('%d', hashTtl))
-    h = call('HMGET', hash, 'n', leaseField, unpack(ARGV, 5, 4 + n1))
+    h = call('HMGET', hash, 'n', unpack(argv, 4, f0 + n1))
   end
 end
-local q = (n > n1) and call('HMGET', KEYS[2], unpack(ARGV, 5 + n1, 4 + n)) or {}
--- A retried call that still holds its lease (same lease id) is not counted twice.
-local held = h[2] and string.match(h[2], '^[^|]+') + 0 > now
+local q = (n > n1) and call('HMGET', KEYS[2], unpack(argv, f0 + n1 + 1, f0 + n)) or {}
 
--- Phase 2: decide, level by level; the first refusal ends the call with nothing charged.
--- What each level would write is gathered on the way (one HSET per hash at the end).
--- Preallocated (a table grown one pair at a time is rehashed at every power of two,
--- which costs more than the decision itself); unpacked up to na / nq.
-local args = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-local quotaArgs = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-local na, nq = 0, 0
-local over, firstRemaining, windowMs, counters, longWindow = 0, 0, 0, '', 0
-for i = 1, n do
-  local at = 3 * i + 3
-  local kind, limit, p1 = nums[at], nums[at + 1], nums[at + 2]
-  local field = ARGV[4 + i]
-  local ok, remaining, retry = true, 0, 0
-
-  if kind == 1 then
-    local v = h[i + 2]
-    local rate = limit / p1
-    local tokens, ts = limit, now
-    if v then tokens, ts = unpackBin('<dd', v) end
-    -- Inline arithmetic, not math.min/max/floor: each C call costs more than the sum.
-    if now > ts then tokens = tokens + (now - ts) * rate end
-    if tokens > limit then tokens = limit end
-    if limit <= 0 or tokens < 1 then
-      ok = false
-      retry = (limit <= 0) and p1 or math.ceil((1 - tokens) / rate)
-    end
-    args[na + 1] = field
-    args[na + 2] = packBin('<dd', tokens - 1, now)
-    na = na + 2
-    remaining = tokens - tokens % 1 - 1
-
-  elseif kind == 2 then
-    -- Entries at or before now - window have left it; drop them from the front.
-    local v = h[i + 2] or ''
-    local from, edge = 1, now - p1
-    while from < #v and unpackBin('<d', v, from) <= edge do from = from + 8 end
-    local count = (#v - from + 1) / 8
-    if count >= limit then
-      ok = false
-      -- The call that must leave the window before one more fits (limit may have shrunk).
-      retry = (limit <= 0) and p1 or math.max(1, struct.unpack('<d', v, from + (count - limit) * 8) + p1 - now)
-    end
-    args[na + 1] = field
-    args[na + 2] = string.sub(v, from) .. packBin('<d', now)
-    na = na + 2
-    -- A window longer than a minute may outlive the expiry housekeeping last set.
-    if p1 > 60000 then longWindow = math.max(longWindow, p1) end
-    remaining = limit - count - 1
-
-  elseif kind == 3 then
-    local count = call('ZCOUNT', KEYS[#KEYS], '(' .. (now - p1), '+inf')
-    if count >= limit then
-      ok = false
-      local oldest = call('ZRANGEBYSCORE', KEYS[#KEYS], '(' .. (now - p1), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      retry = oldest[2] and math.max(1, tonumber(oldest[2]) + p1 - now) or p1
-    end
-    windowMs = p1
-    remaining = limit - count - 1
-
-  elseif kind == 4 then
-    local count = (h[i + 2] or 0) + 0
-    -- A retry that holds its lease already (same call id) takes no new slot.
-    if count >= limit and not held then ok = false; retry = 1000 end
-    if not held then
-      args[na + 1] = field
-      args[na + 2] = format('%d', count + 1)
-      na = na + 2
-    end
-    counters = counters .. '|' .. field
-    remaining = limit - count - 1
-
-  else
-    local used = (q[i - n1] or 0) + 0
-    if used >= limit then
-      if kind == 5 then
-        ok = false
-        retry = p1
+-- Phase 2: decide the calls in order. A call is checked level by level; the first refusal
+-- ends it with nothing charged. A level's state is read when a call first reaches it
+-- (v[i]: a bucket's tokens refilled to now, a window's, a concurrency level's or a quota's
+-- count; a ring's entries still inside its window replace its value in h). The calls
+-- admitted before one are charged to it through two counts rather than by rewriting v:
+-- `admitted` (every level) and `fresh` (those that took a new concurrency slot; a retry
+-- holding its lease takes none). A sorted-set window counts a retried call again although
+-- its member is the same: cautious, never over.
+-- Preallocated (a table grown one entry at a time is rehashed at every power of two,
+-- which costs more than the decision itself).
+local v = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+local reply = { 0, 0, 0, 0, 0 }
+local read, nr, admitted, fresh = 0, 0, 0, 0
+local counters = '' -- '|<field>' of every concurrency level: what a lease record holds
+local taken = (m > 1) and {} or nil -- lease fields admitted earlier in this script call
+for j = 1, m do
+  local leaseField = argv[3 + j]
+  local record = h[1 + j]
+  -- A retried call that still holds its lease (same lease id) is not counted twice.
+  local held = (taken and taken[leaseField]) or (record and string.match(record, '^[^|]+') + 0 > now)
+  local over, first, refusedAt, refusedLimit, refusedRemaining, retry = 0, 0, 0, 0, 0, 0
+  for i = 1, n do
+    local at = 3 * i + 3
+    local kind, limit, p = nums[at], nums[at + 1], nums[at + 2]
+    if i > read then
+      read = i
+      if kind == 1 then
+        local s = h[m1 + i]
+        local tokens = limit
+        if s then
+          local ts
+          tokens, ts = unpackBin('<dd', s)
+          -- Inline arithmetic, not math.min/max/floor: each C call costs more than the sum.
+          if now > ts then tokens = tokens + (now - ts) * (limit / p) end
+          if tokens > limit then tokens = limit end
+        end
+        v[i] = tokens
+      elseif kind == 2 then
+        -- Entries at or before now - window have left it; drop them from the front.
+        local s = h[m1 + i] or ''
+        local from, edge = 1, now - p
+        while from < #s and unpackBin('<d', s, from) <= edge do from = from + 8 end
+        if from > 1 then s = string.sub(s, from) end
+        h[m1 + i] = s
+        v[i] = #s / 8
+      elseif kind == 3 then
+        v[i] = call('ZCOUNT', KEYS[#KEYS], '(' .. (now - p), '+inf')
+      elseif kind == 4 then
+        v[i] = (h[m1 + i] or 0) + 0
+        counters = counters .. '|' .. argv[f0 + i]
       else
-        over = over + 2 ^ (i - 1)
+        v[i] = (q[i - n1] or 0) + 0
       end
     end
-    quotaArgs[nq + 1] = field
-    quotaArgs[nq + 2] = format('%d', used + 1)
-    nq = nq + 2
-    remaining = limit - used - 1
+
+    local ok, remaining = true, 0
+    if kind == 1 then
+      local x = v[i] - admitted
+      if limit <= 0 or x < 1 then
+        ok = false
+        retry = (limit <= 0) and p or math.ceil((1 - x) / (limit / p))
+      end
+      remaining = x - x % 1 - 1
+    elseif kind == 2 then
+      local x = v[i] + admitted
+      if x >= limit then
+        ok = false
+        if limit <= 0 then
+          retry = p
+        else
+          -- The call that must leave the window before one more fits (limit may have
+          -- shrunk): a stored one, or one admitted in this script call (at now).
+          local k = x - limit
+          retry = max(1, ((k < v[i]) and unpackBin('<d', h[m1 + i], k * 8 + 1) or now) + p - now)
+        end
+      end
+      remaining = limit - x - 1
+    elseif kind == 3 then
+      local x = v[i] + admitted
+      if x >= limit then
+        ok = false
+        local oldest = call('ZRANGEBYSCORE', KEYS[#KEYS], '(' .. (now - p), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+        retry = oldest[2] and max(1, tonumber(oldest[2]) + p - now) or p
+      end
+      remaining = limit - x - 1
+    elseif kind == 4 then
+      local x = v[i] + fresh
+      -- A retry that holds its lease already (same call id) takes no new slot.
+      if x >= limit and not held then
+        ok = false
+        retry = 1000
+      end
+      remaining = limit - x - 1
+    else
+      local x = v[i] + admitted
+      if x >= limit then
+        if kind == 5 then
+          ok = false
+          retry = p
+        else
+          over = over + 2 ^ (i - 1)
+        end
+      end
+      remaining = limit - x - 1
+    end
+    if not ok then
+      refusedAt, refusedLimit, refusedRemaining = i, limit, remaining
+      break
+    end
+    if i == 1 then first = remaining end
   end
 
-  if not ok then
-    return { 0, i, limit, max(0, remaining + 1), max(1, retry) }
+  if refusedAt > 0 then
+    reply[nr + 1], reply[nr + 2], reply[nr + 3], reply[nr + 4], reply[nr + 5] = 0, refusedAt, refusedLimit, max(0, refusedRemaining + 1), max(1, retry)
+    nr = nr + 5
+  else
+    admitted = admitted + 1
+    if not held then fresh = fresh + 1 end
+    if taken then taken[leaseField] = true end
+    reply[nr + 1], reply[nr + 2], reply[nr + 3] = 1, max(0, first), over
+    nr = nr + 3
   end
-  if i == 1 then firstRemaining = remaining end
 end
+-- The reply ends at its first nil: the rest of the preallocated table is not part of it.
+reply[nr + 1] = nil
+if admitted == 0 then return reply end
 
--- Phase 3: every level admitted; charge them all.
+-- Phase 3: write what the admitted calls charged (every level was read: a call passed
+-- them all), with one HSET per hash.
+local args = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+local na, windowMs, longWindow = 0, 0, 0
+for i = 1, n1 do
+  local at = 3 * i + 3
+  local kind = nums[at]
+  if kind == 1 then
+    args[na + 1], args[na + 2] = argv[f0 + i], packBin('<dd', v[i] - admitted, now)
+    na = na + 2
+  elseif kind == 2 then
+    local added = packBin('<d', now)
+    if admitted > 1 then added = string.rep(added, admitted) end
+    args[na + 1], args[na + 2] = argv[f0 + i], h[m1 + i] .. added
+    na = na + 2
+    -- A window longer than a minute may outlive the expiry housekeeping last set.
+    local p = nums[at + 2]
+    if p > 60000 and p > longWindow then longWindow = p end
+  elseif kind == 3 then
+    windowMs = nums[at + 2]
+  elseif kind == 4 and fresh > 0 then
+    args[na + 1], args[na + 2] = argv[f0 + i], format('%d', v[i] + fresh)
+    na = na + 2
+  end
+end
 if counters ~= '' then
   local expiry = now + leaseTtl
-  args[na + 1] = leaseField
-  args[na + 2] = format('%d', expiry) .. counters
-  na = na + 2
-  -- Housekeeping must come by the time this lease can expire.
-  if expiry < h[1] + 0 then
-    args[na + 1] = 'n'
-    args[na + 2] = format('%d', expiry)
+  local record = format('%d', expiry) .. counters
+  -- One lease record per admitted call (its reply starts with 1).
+  local at = 1
+  for j = 1, m do
+    if reply[at] == 1 then
+      args[na + 1], args[na + 2] = argv[3 + j], record
+      na = na + 2
+      at = at + 3
+    else
+      at = at + 5
+    end
+  end
+  -- Housekeeping must come by the time these leases can expire.
+  if h[1] and expiry < h[1] + 0 then
+    args[na + 1], args[na + 2] = 'n', format('%d', expiry)
     na = na + 2
   end
 end
@@ -222,14 +297,31 @@ if na > 0 then call('HSET', hash, unpack(args, 1, na)) end
 if longWindow > 0 then call('PEXPIRE', hash, format('%d', 2 * longWindow + leaseTtl + 1000), 'GT') end
 if windowMs > 0 then
   local zset = KEYS[#KEYS]
+  local score = format('%d', now)
+  local members, at = {}, 1
+  for j = 1, m do
+    if reply[at] == 1 then
+      members[#members + 1] = score
+      members[#members + 1] = string.sub(argv[3 + j], 3)
+      at = at + 3
+    else
+      at = at + 5
+    end
+  end
   call('ZREMRANGEBYSCORE', zset, '-inf', format('%d', now - windowMs))
-  call('ZADD', zset, format('%d', now), string.sub(leaseField, 3))
+  call('ZADD', zset, unpack(members))
   call('PEXPIRE', zset, format('%d', windowMs + 1000))
 end
-if nq > 0 then
+if n > n1 then
+  local quotaArgs = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+  local nq = 0
+  for i = n1 + 1, n do
+    quotaArgs[nq + 1], quotaArgs[nq + 2] = argv[f0 + i], format('%d', v[i] + admitted)
+    nq = nq + 2
+  end
   -- A quota hash gets its expiry when a new field (the first call of a day, or of the
   -- period) appears: it lives until a day after its period ends.
   if call('HSET', KEYS[2], unpack(quotaArgs, 1, nq)) > 0 then call('PEXPIRE', KEYS[2], format('%d', quotaTtl)) end
 end
 
-return { 1, max(0, firstRemaining), over }
+return reply

@@ -80,7 +80,10 @@ export interface Gateway {
 export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, log, pool } = deps;
   registerScripts(deps.redisAdmission);
-  const metrics = createMetrics();
+  const breaker = new CircuitBreaker(config.admission.breaker, (state) => {
+    if (state !== 'closed') log.warn({ state }, 'admission breaker engaged');
+  });
+  const metrics = createMetrics({ breakerState: () => breaker.state });
   const subscriptions = new RedisSubscriptions(deps.redisSubscriber);
   const plans = new PlanCache(pool, config.auth.planRefreshMs, (err) => log.warn({ err }, 'plan reload failed'));
   await plans.start();
@@ -93,10 +96,6 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
     log.warn({ err }, 'last-used write failed'),
   );
   const authenticator = new KeyAuthenticator(pool, plans, config.auth.keyCacheTtlMs, (keyId) => keyUses.mark(keyId));
-  const breaker = new CircuitBreaker(config.admission.breaker, (state) => {
-    metrics.breakerState.set(state === 'closed' ? 0 : state === 'shedding' ? 1 : 2);
-    if (state !== 'closed') log.warn({ state }, 'admission breaker engaged');
-  });
   const admission = new Admission({
     redis: deps.redisAdmission,
     pool: new GlobalPool(deps.redisAdmission),

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CircuitBreaker, type BreakerSettings, type BreakerState, type RedisOutcome } from './circuit-breaker.js';
+import { createMetrics } from '../observability/metrics.js';
 
 /**
  * The breaker's clock is injected, samples are fed through `record()`. The once-a-second
@@ -241,5 +242,21 @@ describe('lifecycle', () => {
     breaker.stop();
     vi.advanceTimersByTime(5_000);
     expect(changes).toEqual(['closed']);
+  });
+});
+
+describe('the tollgate_admission_breaker_state gauge', () => {
+  const scrape = async (metrics: ReturnType<typeof createMetrics>) => /tollgate_admission_breaker_state (\d)/.exec(await metrics.registry.metrics())?.[1];
+
+  it('reads the state when scraped: a shed period that ended by itself shows as closed before any tick', async () => {
+    const metrics = createMetrics({ breakerState: () => breaker.state });
+    expect(await scrape(metrics)).toBe('0');
+    breaker.record(1_000, 'timeout');
+    expect(await scrape(metrics)).toBe('1');
+    clock += SETTINGS.coolDownMs;
+    expect(changes).toEqual(['shedding']);
+    expect(await scrape(metrics)).toBe('0');
+    feed(10, FAST, 'error');
+    expect(await scrape(metrics)).toBe('2');
   });
 });

@@ -1,4 +1,15 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { BreakerState } from '../admission/circuit-breaker.js';
+
+/**
+ * State that changes with the clock alone (a shed period ends by itself), read when the
+ * metrics are scraped: a value pushed on change would stay stale until something happened.
+ */
+export interface ScrapeTimeReadings {
+  readonly breakerState?: () => BreakerState;
+}
+
+const BREAKER_STATES: Record<BreakerState, number> = { closed: 0, shedding: 1, open: 2 };
 
 /**
  * The gateway's Prometheus metrics. Labels are bounded: tier (plans are few), reason,
@@ -7,7 +18,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  * organization label is a bounded top-N (`tollgate_org_calls_per_minute`). The catalog
  * with what to alert on: docs/operations.md.
  */
-export function createMetrics() {
+export function createMetrics(readings: ScrapeTimeReadings = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tollgate_' });
   const m = {
@@ -52,6 +63,10 @@ export function createMetrics() {
       name: 'tollgate_admission_breaker_state',
       help: 'Admission circuit breaker: 0 closed, 1 shedding Free traffic, 2 open (Redis treated as down).',
       registers: [registry],
+      collect() {
+        const state = readings.breakerState?.();
+        if (state) this.set(BREAKER_STATES[state]);
+      },
     }),
     admissionRedisErrors: new Counter({
       name: 'tollgate_admission_redis_errors_total',

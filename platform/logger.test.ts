@@ -132,4 +132,20 @@ describe('createLogger', () => {
     log.warn({ apiKey: 'tg_TOPLEVELKEY', token: 'stf_TOPLEVELTOKEN', secret: 'TOPLEVELSECRET' }, 'oops');
     expect(lines.join('\n')).not.toMatch(/TOPLEVELKEY|TOPLEVELTOKEN|TOPLEVELSECRET/);
   });
+
+  it('redacts secrets one level down in an error, and keeps the error readable', () => {
+    const { log, lines, records } = logger();
+    log.error({ err: Object.assign(new Error('upstream refused'), { token: 'stf_ERRORTOKEN', status: 401 }) }, 'call failed');
+    expect(lines.join('\n')).not.toContain('stf_ERRORTOKEN');
+    const err = records()[0]!.err as { message: string; token: string; status: number; stack: string };
+    expect(err).toMatchObject({ message: 'upstream refused', token: '[redacted]', status: 401 });
+    expect(err.stack).toContain('upstream refused');
+  });
+
+  it('leaves the logged object itself untouched', () => {
+    const { log } = logger();
+    const key = { apiKey: 'tg_KEEPME', prefix: 'abc' };
+    log.info({ key }, 'key used');
+    expect(key.apiKey).toBe('tg_KEEPME');
+  });
 });

@@ -3,9 +3,10 @@ import { redisKeys } from '../../core/redis-keys.js';
 import type { RedisLike } from '../redis/commands.js';
 
 /**
- * The usage stream: gateways append one entry per ended call (durably, before the caller
- * gets its result); workers read entries in batches through a consumer group, insert them
- * into Postgres idempotently, then acknowledge and delete them. An entry read but not
+ * The usage stream: gateways append the records of ended calls (durably, before the callers
+ * get their results; the calls that end in one event-loop turn share an entry); workers
+ * read entries in batches through a consumer group, insert their records into Postgres
+ * idempotently, then acknowledge and delete them. An entry read but not
  * acknowledged (a worker crashed) is claimed again by another worker after `minIdleMs`:
  * delivery is at least once, the insert makes it exactly once.
  */
@@ -18,16 +19,23 @@ export function usageShard(callId: string, shards: number): number {
   return Math.abs(h) % shards;
 }
 
-/** Appends one record to its shard (one XADD). */
-export async function appendUsage(redis: RedisLike, shards: number, record: UsageRecord): Promise<void> {
-  await redis.xadd(redisKeys.usageStream(usageShard(record.callId, shards)), '*', 'r', JSON.stringify(record));
+/**
+ * Appends records as one entry (one XADD, a field `r` per record): the records of the calls
+ * that end together cost one command. The entry goes to the first record's shard; any shard
+ * would do, since a record counts once wherever it lands (the insert is keyed by call id).
+ */
+export async function appendUsage(redis: RedisLike, shards: number, records: readonly UsageRecord[]): Promise<void> {
+  const fields: string[] = [];
+  for (const record of records) fields.push('r', JSON.stringify(record));
+  await redis.xadd(redisKeys.usageStream(usageShard(records[0]!.callId, shards)), '*', ...fields);
 }
 
 export interface StreamEntry {
   readonly id: string;
-  /** The parsed record; undefined for an entry that is not a valid record (dropped and logged by the reader). */
-  readonly record: UsageRecord | undefined;
-  readonly raw: string;
+  /** The entry's valid records (one per call; an entry holds the calls that ended together). */
+  readonly records: UsageRecord[];
+  /** What the entry holds that is not a valid record (dropped and logged by the reader). */
+  readonly invalid: string[];
 }
 
 /** Creates the consumer group of a shard (and the stream) if missing; idempotent. */
@@ -67,15 +75,24 @@ export async function usageBacklog(redis: RedisLike, shard: number): Promise<num
 
 function toEntries(raw: Array<[string, string[]]>): StreamEntry[] {
   return raw.map(([id, fields]) => {
-    const at = fields.indexOf('r');
-    const json = at >= 0 ? (fields[at + 1] ?? '') : '';
-    let record: UsageRecord | undefined;
-    try {
-      const parsed = UsageRecord.safeParse(JSON.parse(json));
-      record = parsed.success ? parsed.data : undefined;
-    } catch {
-      record = undefined;
+    const records: UsageRecord[] = [];
+    const invalid: string[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      const json = fields[i] === 'r' ? (fields[i + 1] ?? '') : `${fields[i]}=${fields[i + 1] ?? ''}`;
+      const record = parseRecord(json);
+      if (record) records.push(record);
+      else invalid.push(json);
     }
-    return { id, record, raw: json };
+    if (fields.length === 0) invalid.push('');
+    return { id, records, invalid };
   });
+}
+
+function parseRecord(json: string): UsageRecord | undefined {
+  try {
+    const parsed = UsageRecord.safeParse(JSON.parse(json));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -6,6 +6,9 @@ import { withSystem } from '../../platform/tenancy/db-context.js';
 import { createPlan } from '../../platform/tenancy/plans-repo.js';
 import { insertUsageRecords } from '../../platform/usage/usage-store.js';
 import { USAGE_GROUP } from '../../platform/usage/usage-stream.js';
+import { createMetrics } from '../../gateway/src/observability/metrics.js';
+import { UsageRecorder } from '../../gateway/src/usage/usage-recorder.js';
+import { pino } from 'pino';
 import { modernHeaders, MODERN_META, wsClient } from '../support/mcp-clients.js';
 import { uniformLimits } from '../support/plan-limits.js';
 import { spawnBillingWorker, spawnGateway, type ChildService, type GatewayProcess } from '../support/processes.js';
@@ -181,6 +184,52 @@ describe('usage records of an in-process stack', () => {
       // Wait until the ingestor has stored and deleted every copy, then check nothing was added.
       await vi.waitFor(async () => expect(await stillInStream(redis, copies)).toBe(0), { timeout: 10_000, interval: 100 });
       expect(await recordsOf(t.orgId)).toHaveLength(1);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('calls that end together share one stream entry (one XADD), and each is stored once', async () => {
+    const t = await createTenant(pool, { plan: 'pro' });
+    const redis = new Redis(stack.config.redis.url);
+    const appended: unknown[][] = [];
+    // The real connection, with its XADDs noted on the way.
+    const counting = new Proxy(redis, {
+      get: (target, prop, receiver) =>
+        prop === 'xadd'
+          ? (...args: unknown[]) => {
+              appended.push(args);
+              return (target.xadd as (...a: unknown[]) => Promise<string | null>)(...args);
+            }
+          : (Reflect.get(target, prop, receiver) as unknown),
+    });
+    const recorder = new UsageRecorder({ redis: counting, pool, shards: stack.config.usage.shards, log: pino({ level: 'silent' }), metrics: createMetrics() });
+    try {
+      const records = Array.from({ length: 5 }, () => usageRecord(t));
+      await Promise.all(records.map((r) => recorder.record(r)));
+      expect(appended).toHaveLength(1);
+      expect(appended[0]!.filter((a) => a === 'r')).toHaveLength(5);
+      const stored = await awaitRecords(t.orgId, 5);
+      expect(stored.map((r) => r.call_id).sort()).toEqual(records.map((r) => r.callId).sort());
+      // A later turn is a new entry.
+      await recorder.record(usageRecord(t));
+      expect(appended).toHaveLength(2);
+      await awaitRecords(t.orgId, 6);
+    } finally {
+      await recorder.stop();
+      redis.disconnect();
+    }
+  });
+
+  it('an entry holding a valid and an invalid record: the valid one is stored once, the entry is not retried', async () => {
+    const t = await createTenant(pool, { plan: 'pro' });
+    const redis = new Redis(stack.config.redis.url);
+    try {
+      const good = usageRecord(t);
+      const key = redisKeys.usageStream(0);
+      const id = (await redis.xadd(key, '*', 'r', 'not json', 'r', JSON.stringify(good), 'r', '{"callId":42}'))!;
+      await vi.waitFor(async () => expect(await stillInStream(redis, [[key, id]])).toBe(0), { timeout: 10_000, interval: 100 });
+      expect((await recordsOf(t.orgId)).map((r) => r.call_id)).toEqual([good.callId]);
     } finally {
       redis.disconnect();
     }

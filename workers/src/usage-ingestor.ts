@@ -84,10 +84,12 @@ export class UsageIngestor {
   }
 
   private async store(shard: number, redis: Redis, entries: StreamEntry[]): Promise<void> {
-    const records = entries.flatMap((e) => (e.record ? [e.record] : []));
-    for (const bad of entries.filter((e) => !e.record)) {
-      // Not a record this version understands: kept in the log (records hold no secrets), not retried forever.
-      this.deps.log.error({ shard, entryId: bad.id, raw: bad.raw.slice(0, 2_000) }, 'usage entry is not a valid record; dropped');
+    const records = entries.flatMap((e) => e.records);
+    for (const entry of entries) {
+      for (const raw of entry.invalid) {
+        // Not a record this version understands: kept in the log (records hold no secrets), not retried forever.
+        this.deps.log.error({ shard, entryId: entry.id, raw: raw.slice(0, 2_000) }, 'usage entry is not a valid record; dropped');
+      }
     }
     const inserted = await withSystem(this.deps.pool, (db) => insertUsageRecords(db, records));
     await ackUsage(redis, shard, entries.map((e) => e.id));

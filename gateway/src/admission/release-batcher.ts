@@ -1,5 +1,5 @@
 import { releaseMany, type RedisLike } from '../../../platform/redis/commands.js';
-import { PerTurnBatches } from './per-turn-batches.js';
+import { PerTurnBatches } from '../../../platform/redis/per-turn-batches.js';
 
 /** More releases than this in one turn go out as several script calls. */
 const MAX_BATCH = 256;

@@ -4,6 +4,7 @@ import type { Pool } from '../../../platform/pg/pool.js';
 import type { RedisLike } from '../../../platform/redis/commands.js';
 import { withSystem } from '../../../platform/tenancy/db-context.js';
 import { insertUsageRecords } from '../../../platform/usage/usage-store.js';
+import { PerTurnBatches } from '../../../platform/redis/per-turn-batches.js';
 import { appendUsage } from '../../../platform/usage/usage-stream.js';
 import type { Metrics } from '../observability/metrics.js';
 
@@ -20,9 +21,13 @@ export interface UsageRecorderDeps {
   readonly fallbackMax?: number;
 }
 
+/** More records than this ending in one turn go out as several entries. */
+const MAX_ENTRY_RECORDS = 64;
+
 /**
  * Records one usage record per ended call, durably, before the caller gets its result:
- * appended to the usage stream in Redis (workers move it into Postgres). When Redis cannot
+ * appended to the usage stream in Redis (workers move it into Postgres); the records of
+ * the calls that end in one event-loop turn go out as one entry (one XADD). When Redis cannot
  * take it, the record goes to an in-process buffer written straight to Postgres every
  * second (idempotent inserts, retried until they succeed). Only a gateway crash while Redis
  * is down can lose buffered records; the buffer is flushed on shutdown.
@@ -31,15 +36,20 @@ export class UsageRecorder {
   private buffer: UsageRecord[] = [];
   private flushing: Promise<void> | undefined;
   private readonly timer: NodeJS.Timeout;
+  private readonly appends: PerTurnBatches<'stream', UsageRecord, void>;
 
   constructor(private readonly deps: UsageRecorderDeps) {
+    this.appends = new PerTurnBatches<'stream', UsageRecord, void>(async (_, records) => {
+      await appendUsage(deps.redis, deps.shards, records);
+      return records.map(() => undefined);
+    }, MAX_ENTRY_RECORDS);
     this.timer = setInterval(() => void this.flush(), deps.fallbackFlushMs ?? 1_000);
     this.timer.unref();
   }
 
   async record(record: UsageRecord): Promise<void> {
     try {
-      await appendUsage(this.deps.redis, this.deps.shards, record);
+      await this.appends.add('stream', record);
       this.deps.metrics.usageRecords.inc({ path: 'stream' });
     } catch (err) {
       if (this.buffer.length >= (this.deps.fallbackMax ?? 100_000)) {

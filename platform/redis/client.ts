@@ -22,8 +22,11 @@ export function createRedis(settings: RedisSettings | string, purpose: 'commands
     connectTimeout: 5_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     ...(purpose === 'admission'
-      ? // Auto-pipelining sends the commands of concurrent calls in one write.
-        { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs, enableAutoPipelining: true }
+      ? // No auto-pipelining: the gateway already sends one command per kind per event-loop
+        // turn (acquires, releases, usage appends: platform/redis/per-turn-batches.ts), and
+        // the pipeline ioredis builds per turn cost more client CPU than the writes it
+        // saves (docs/performance.md).
+        { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs }
       : { enableOfflineQueue: true, maxRetriesPerRequest: 1 }),
     // A subscription made while connecting can reach Redis before ioredis's ready check
     // (INFO), which Redis then refuses on a subscribed connection ("Connection in

@@ -39,7 +39,7 @@ const REDIS_URL = 'redis://127.0.0.1:6379/14';
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const WARMUP_MS = 1_500;
 /** Rounds of (b): each row reports its median round. */
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CONCURRENCY = 32;
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 const children: ChildProcess[] = [];
@@ -56,7 +56,10 @@ interface Measured extends LoadResult {
 interface Row {
   readonly target: string;
   readonly transport: string;
+  /** The median round. */
   readonly result: Measured;
+  /** Every round, in order (round k of two rows ran minutes apart at most). */
+  readonly rounds: readonly Measured[];
 }
 
 async function main(): Promise<void> {
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
   };
   const load = async (...args: Parameters<typeof measure>) => {
     const result = await measure(...args);
-    rows.push({ target: args[0], transport: args[1], result });
+    rows.push({ target: args[0], transport: args[1], result, rounds: [result] });
     return result;
   };
 
@@ -129,7 +132,7 @@ async function main(): Promise<void> {
       rounds[i]!.push({ ...result, callsPerDecisionCall });
     }
   }
-  targets.forEach((t, i) => rows.push({ target: t.label, transport: t.transport, result: medianRound(rounds[i]!) }));
+  targets.forEach((t, i) => rows.push({ target: t.label, transport: t.transport, result: medianRound(rounds[i]!), rounds: rounds[i]! }));
   for (const child of [...gateways, ...bares].map((x) => x.child)) await stop(child);
 
   const gw = await startService('gateway/src/main.ts', env, 'gateway listening');
@@ -196,11 +199,32 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
     const cpu = row(target, transport)?.cpuUsPerCall ?? {};
     return (cpu.server ?? NaN) + (cpu.redis ?? 0);
   };
+  /** Server plus Redis CPU per call of one round. */
+  const costOf = (m: Measured) => (m.cpuUsPerCall.server ?? NaN) + (m.cpuUsPerCall.redis ?? 0);
+  /**
+   * a / b round by round, as "median (lowest–highest)": the speed of these shared VMs moves
+   * by up to a third between windows, so a ratio of two medians can mislead; the rounds of
+   * two targets ran close together, and their spread says how far to trust the figure.
+   */
+  const perRound = (a: [string, string], b: [string, string], of: (m: Measured) => number, show: (x: number) => string) => {
+    const ra = rows.find((r) => r.target === a[0] && r.transport === a[1])?.rounds ?? [];
+    const rb = rows.find((r) => r.target === b[0] && r.transport === b[1])?.rounds ?? [];
+    const xs = ra
+      .map((m, i) => (rb[i] ? of(m) / of(rb[i]) : NaN))
+      .filter(Number.isFinite)
+      .sort((x, y) => x - y);
+    if (xs.length < 2) return '';
+    return `; round by round ${show(xs[Math.floor((xs.length - 1) / 2)]!)} (${show(xs[0]!)} to ${show(xs[xs.length - 1]!)})`;
+  };
+  const times = (x: number) => `${Math.round(x * 100) / 100}×`;
+  const change = (x: number) => `${x >= 1 ? '+' : ''}${Math.round((x - 1) * 1000) / 10}%`;
   const stateless = rps('bare SDK, server per request', 'http-modern');
   const session = rps('bare SDK, one reused session', 'http-legacy');
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${Math.round((a / b - 1) * 1000) / 10}%`;
-  const bestHttp = Math.max(rps('gateway, admission on', 'http-modern'), rps('gateway, admission on', 'http-legacy'));
+  const bestHttpTransport = rps('gateway, admission on', 'http-modern') >= rps('gateway, admission on', 'http-legacy') ? 'http-modern' : 'http-legacy';
+  const bestHttp = rps('gateway, admission on', bestHttpTransport);
+  const callsPerSecond = (m: Measured) => m.rps;
   const checks = [
     [
       `admission decision ≤ 15 µs of Redis CPU`,
@@ -212,12 +236,21 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
       const off = cost('gateway, admission off', t);
       return [
         `admission adds ≤ 10% to a call's cost (${t})`,
-        `CPU ${pct(on, off)} (${on} vs ${off} µs/call, gateway + Redis); calls/s ${pct(rps('gateway, admission on', t), rps('gateway, admission off', t))}`,
+        `CPU ${pct(on, off)} (${on} vs ${off} µs/call, gateway + Redis)${perRound(['gateway, admission on', t], ['gateway, admission off', t], costOf, change)}; calls/s ${pct(rps('gateway, admission on', t), rps('gateway, admission off', t))}`,
       ];
     }),
-    [`HTTP ≥ 2× the SDK's server per request`, `${ratio(bestHttp, stateless)}× calls/s; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'http-modern'))}× cheaper`],
-    [`HTTP ≥ the SDK's reused session`, `${ratio(bestHttp, session)}× calls/s; CPU per call ${ratio(cost('bare SDK, one reused session', 'http-legacy'), cost('gateway, admission on', 'http-legacy'))}× cheaper`],
-    [`WebSocket ≥ 3× the SDK's server per request`, `${ratio(rps('gateway, admission on', 'ws'), stateless)}× calls/s; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'ws'))}× cheaper`],
+    [
+      `HTTP ≥ 2× the SDK's server per request`,
+      `${ratio(bestHttp, stateless)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'http-modern'))}× cheaper`,
+    ],
+    [
+      `HTTP ≥ the SDK's reused session`,
+      `${ratio(bestHttp, session)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, one reused session', 'http-legacy'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, one reused session', 'http-legacy'), cost('gateway, admission on', 'http-legacy'))}× cheaper`,
+    ],
+    [
+      `WebSocket ≥ 3× the SDK's server per request`,
+      `${ratio(rps('gateway, admission on', 'ws'), stateless)}× calls/s${perRound(['gateway, admission on', 'ws'], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'ws'))}× cheaper`,
+    ],
   ];
   const lines = [
     `machine: ${JSON.stringify(machine)}`,

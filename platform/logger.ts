@@ -1,6 +1,10 @@
 import { pino, type Logger, type LoggerOptions } from 'pino';
 import { VERSION } from './version.js';
 
+const CENSOR = '[redacted]';
+/** Redacted wherever they appear at the top level of a line or one level down. */
+const SECRET_KEYS = ['apiKey', 'secret', 'token', 'password', 'toolArgs', 'toolResult'] as const;
+
 /**
  * Paths pino replaces with "[redacted]". Raw API keys, staff tokens, Authorization headers,
  * WebSocket subprotocol lists (which may carry a key) and tool arguments or results never
@@ -8,21 +12,7 @@ import { VERSION } from './version.js';
  * (`{ key: { apiKey } }`) by `redactOneLevelDown`. Deeper nesting is not covered: log flat
  * objects (the house style), never whole payloads.
  */
-export const REDACT_PATHS = [
-  'req.headers.authorization',
-  'req.headers["sec-websocket-protocol"]',
-  'req.headers.cookie',
-  'headers.authorization',
-  'apiKey',
-  'secret',
-  'token',
-  'password',
-  'toolArgs',
-  'toolResult',
-];
-
-const CENSOR = '[redacted]';
-const SECRET_KEYS = ['apiKey', 'secret', 'token', 'password', 'toolArgs', 'toolResult'] as const;
+export const REDACT_PATHS = ['req.headers.authorization', 'req.headers["sec-websocket-protocol"]', 'req.headers.cookie', 'headers.authorization', ...SECRET_KEYS];
 
 /**
  * A logged object with the secret keys of its object values (one level down) censored; the

@@ -85,7 +85,6 @@ export interface QuotaRef {
   readonly field: string;
 }
 
-
 /** Bytes of the packed spec's header: struct "<Bdddd" (see admission-acquire.lua). */
 const HEADER_BYTES = 33;
 /** Bytes per level in the packed spec: struct "<Bdd" (kind, limit, p). */
@@ -177,17 +176,12 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
 
 /** One round trip: decide every level, charge all or none (see `prepareAcquire`). */
 export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], leaseId: string, leaseTtlMs: number, nowMs?: number): Promise<AcquireResult> {
-  return acquirePrepared(redis, prepareAcquire(levels, leaseTtlMs), leaseId, nowMs);
-}
-
-/** `acquire` with arguments prepared beforehand. */
-export async function acquirePrepared(redis: RedisLike, prepared: PreparedAcquire, leaseId: string, nowMs?: number): Promise<AcquireResult> {
-  return (await acquireManyPrepared(redis, prepared, [leaseId], nowMs))[0]!;
+  return (await acquireManyPrepared(redis, prepareAcquire(levels, leaseTtlMs), [leaseId], nowMs))[0]!;
 }
 
 /**
  * Several calls of one shape in one script call, decided in the order of `leaseIds` (each
- * sees what the ones before it charged): the same outcomes as one `acquirePrepared` each, in
+ * sees what the ones before it charged): the same outcomes as one `acquire` each, in
  * that order at one instant, for one round trip.
  */
 export async function acquireManyPrepared(redis: RedisLike, prepared: PreparedAcquire, leaseIds: readonly string[], nowMs?: number): Promise<AcquireResult[]> {

@@ -78,12 +78,11 @@ function toEntries(raw: Array<[string, string[]]>): StreamEntry[] {
     const records: UsageRecord[] = [];
     const invalid: string[] = [];
     for (let i = 0; i < fields.length; i += 2) {
-      const json = fields[i] === 'r' ? (fields[i + 1] ?? '') : `${fields[i]}=${fields[i + 1] ?? ''}`;
-      const record = parseRecord(json);
+      const [name, value = ''] = [fields[i], fields[i + 1]];
+      const record = name === 'r' ? parseRecord(value) : undefined;
       if (record) records.push(record);
-      else invalid.push(json);
+      else invalid.push(name === 'r' ? value : `${name}=${value}`);
     }
-    if (fields.length === 0) invalid.push('');
     return { id, records, invalid };
   });
 }

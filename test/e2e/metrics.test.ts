@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Pool } from '../../platform/pg/pool.js';
 import { httpClient, modernHeaders, MODERN_META, wsClient } from '../support/mcp-clients.js';
-import { freePorts, spawnWorker } from '../support/processes.js';
+import { freePorts } from '../support/ports.js';
+import { spawnWorker } from '../support/processes.js';
 import { ownerPool, startGateway, type TestGateway } from '../support/stack.js';
 import { createTenant } from '../support/tenants.js';
 

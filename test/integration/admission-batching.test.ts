@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AcquireBatcher } from '../../gateway/src/admission/acquire-batcher.js';
-import { newId } from '../../core/ids.js';
-import { admissionFields as F, redisKeys } from '../../core/redis-keys.js';
+import { admissionFields as F } from '../../core/redis-keys.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
 import { acquire, acquireManyPrepared, prepareAcquire, registerScripts, type AcquireResult, type ScriptLevel } from '../../platform/redis/commands.js';
+import { bucket as bucketLevel, KEY, leaseLevel, org, quota as quotaLevel, ring as ringLevel, T0, TIER, TTL, USER, zsetWindow, type Org } from '../support/script-levels.js';
 
 /**
  * Several calls of one shape decided in one script call (admission-acquire.lua with several
@@ -23,30 +23,14 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const T0 = Date.UTC(2026, 0, 1);
-const TTL = 30_000;
 const W = 1_000;
-const USER = 'usr_a';
-const TIER = 'pro';
-const KEY = 'key_a';
-
-interface Org {
-  readonly hash: string;
-  readonly quotas: string;
-  readonly zset: string;
-}
-
-function org(): Org {
-  const orgId = newId('org');
-  return { hash: redisKeys.admission(orgId), quotas: redisKeys.quotas(orgId, 'm:2026-01'), zset: redisKeys.userBurst(orgId, USER, TIER, 2 * W) };
-}
 
 const f = { key: F.keyRate(KEY, TIER), ring: F.userBurst(USER, TIER, W), user: F.userConcurrency(USER), org: F.orgConcurrency };
-const bucket = (o: Org, limit: number): ScriptLevel => ({ kind: 'bucket', key: o.hash, field: f.key, limit, p1: 60_000, p2: 0, policy: 'block' });
-const ring = (o: Org, limit: number): ScriptLevel => ({ kind: 'window', key: o.hash, field: f.ring, limit, p1: W, p2: 0, policy: 'block' });
-const zset = (o: Org, limit: number): ScriptLevel => ({ kind: 'window', key: o.zset, limit, p1: 2 * W, p2: 0, policy: 'block' });
-const lease = (o: Org, field: string, limit: number): ScriptLevel => ({ kind: 'lease', key: o.hash, field, limit, p1: 0, p2: 0, policy: 'block' });
-const quota = (o: Org, field: string, limit: number, policy: ScriptLevel['policy']): ScriptLevel => ({ kind: 'quota', key: o.quotas, field, limit, p1: 90_000_000, p2: 7_000, policy });
+const bucket = (o: Org, limit: number) => bucketLevel(o.hash, f.key, limit, 60_000);
+const ring = (o: Org, limit: number) => ringLevel(o.hash, f.ring, limit, W);
+const zset = (o: Org, limit: number) => zsetWindow(o.burst(2 * W), limit, 2 * W);
+const lease = (o: Org, field: string, limit: number) => leaseLevel(o.hash, field, limit);
+const quota = (o: Org, field: string, limit: number, policy: ScriptLevel['policy']) => quotaLevel(o.quotas, field, limit, 90_000_000, 7_000, policy);
 
 /** Everything a decision can write for `o`, values as hex (byte for byte). */
 async function state(o: Org) {
@@ -56,7 +40,7 @@ async function state(o: Org) {
     hashTtl: (await redis.pttl(o.hash)) > 0,
     quotas: await redis.hgetall(o.quotas),
     quotasTtl: (await redis.pttl(o.quotas)) > 0,
-    zset: await redis.zrange(o.zset, 0, -1, 'WITHSCORES'),
+    zset: await redis.zrange(o.burst(2 * W), 0, -1, 'WITHSCORES'),
   };
 }
 

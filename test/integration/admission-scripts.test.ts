@@ -6,6 +6,7 @@ import { newId } from '../../core/ids.js';
 import { admissionFields as F, redisKeys } from '../../core/redis-keys.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
 import { acquire, registerScripts, release, renew, type AcquireResult, type QuotaRef, type ScriptLevel } from '../../platform/redis/commands.js';
+import { bucket, KEY, leaseLevel, org, quota, ring, T0, TIER, TTL, USER, zsetWindow } from '../support/script-levels.js';
 
 /**
  * The admission scripts against a real Redis, each claim of their header comments checked
@@ -89,48 +90,13 @@ async function dump(hash: string): Promise<Record<string, string>> {
 
 // ---- Levels and calls. ----
 
-/** A fixed instant (2026-01-01T00:00:00Z); every test moves its own clock from here. */
-const T0 = Date.UTC(2026, 0, 1);
-/** A lease TTL long enough that real-time key expiry never interferes. */
-const TTL = 30_000;
 /** Housekeeping looks at least a minute back (commands.ts). */
 const MIN_HORIZON = 60_000;
-
-const USER = 'usr_a';
-const TIER = 'pro';
-const KEY = 'key_a';
 const DAY = 'd:2026-01-01';
-
-/** A fresh organization: its keys share one hash tag no other test uses. */
-function org() {
-  const orgId = newId('org');
-  return {
-    orgId,
-    hash: redisKeys.admission(orgId),
-    quotas: redisKeys.quotas(orgId, 'm:2026-01'),
-    /** The sorted-set burst window of USER (a window too large for a ring). */
-    burst: (windowMs: number) => redisKeys.userBurst(orgId, USER, TIER, windowMs),
-  };
-}
 
 let leaseSeq = 0;
 const leaseId = () => `lease-${++leaseSeq}-${Math.random().toString(36).slice(2, 8)}`;
 
-const bucket = (hash: string, field: string, limit: number, periodMs: number): ScriptLevel => ({ kind: 'bucket', key: hash, field, limit, p1: periodMs, p2: 0, policy: 'block' });
-/** A burst window kept as a ring: a field of the admission hash. */
-const ring = (hash: string, field: string, limit: number, windowMs: number): ScriptLevel => ({ kind: 'window', key: hash, field, limit, p1: windowMs, p2: 0, policy: 'block' });
-/** A burst window kept as a sorted set of its own: no field. */
-const zsetWindow = (key: string, limit: number, windowMs: number): ScriptLevel => ({ kind: 'window', key, limit, p1: windowMs, p2: 0, policy: 'block' });
-const leaseLevel = (hash: string, field: string, limit: number): ScriptLevel => ({ kind: 'lease', key: hash, field, limit, p1: 0, p2: 0, policy: 'block' });
-const quota = (key: string, field: string, limit: number, ttlMs: number, resetMs: number, policy: ScriptLevel['policy'] = 'block'): ScriptLevel => ({
-  kind: 'quota',
-  key,
-  field,
-  limit,
-  p1: ttlMs,
-  p2: resetMs,
-  policy,
-});
 const ref = (key: string, field: string): QuotaRef => ({ key, field });
 
 /** `count` sequential calls at one instant, each with a lease id of its own. */

@@ -2,12 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { testEnv } from './env.js';
-
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
 import { freePorts } from './ports.js';
 
-export { freePorts };
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ChildService {
   readonly child: ChildProcess;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePorts } from './processes.js';
+import { freePorts } from './ports.js';
 
 export interface RedisServer {
   readonly port: number;

@@ -41,7 +41,7 @@ export interface McpRouteDeps {
  * body is parsed. Errors on this path are JSON-RPC error bodies, never HTML, never redirects.
  */
 export async function mcpRoutes(app: FastifyInstance, deps: McpRouteDeps): Promise<void> {
-  app.addHook('onRequest', async (request, _reply) => {
+  app.addHook('onRequest', async (request) => {
     deps.ipLimiter?.check(request.ip);
     const credential = presentedCredential(request.raw as { headers: FastifyRequest['headers']; url: string }, isUpgrade(request));
     if (!credential) throw new AppError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>"');

@@ -23,7 +23,8 @@ export function createRedis(settings: RedisSettings | string, purpose: 'commands
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
     ...(purpose === 'admission'
       ? // No auto-pipelining: the gateway already sends one command per kind per event-loop
-        // turn (acquires, releases, usage appends: platform/redis/per-turn-batches.ts), and
+        // turn (decisions with the releases riding along: gateway/src/admission/admission-batcher.ts;
+        // usage appends: platform/redis/per-turn-batches.ts), and
         // the pipeline ioredis builds per turn cost more client CPU than the writes it
         // saves (docs/performance.md).
         { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: timeoutMs }

@@ -112,6 +112,12 @@ export interface PreparedAcquire {
   readonly levels: number;
   /** The first level's limit (an admitted call reports it with what remains of it). */
   readonly firstLimit: number;
+  /**
+   * The organization's admission hash when the script reads it (the first level lives
+   * there): the releases of that organization's ended calls can then ride along
+   * (`acquireAndRelease`).
+   */
+  readonly admissionHash: string | undefined;
 }
 
 /**
@@ -171,7 +177,8 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
   const keys = [hash];
   if (quotaKey !== undefined) keys.push(quotaKey);
   if (windowKey !== undefined) keys.push(windowKey);
-  return { keys: [keys.length, ...keys], spec: [specFormat(levels.length), spec], fields, levels: levels.length, firstLimit: levels[0]!.limit };
+  const admissionHash = inHash > 0 && fields[0] !== '' ? hash : undefined;
+  return { keys: [keys.length, ...keys], spec: [specFormat(levels.length), spec], fields, levels: levels.length, firstLimit: levels[0]!.limit, admissionHash };
 }
 
 /** One round trip: decide every level, charge all or none (see `prepareAcquire`). */
@@ -185,11 +192,29 @@ export async function acquire(redis: RedisLike, levels: readonly ScriptLevel[], 
  * that order at one instant, for one round trip.
  */
 export async function acquireManyPrepared(redis: RedisLike, prepared: PreparedAcquire, leaseIds: readonly string[], nowMs?: number): Promise<AcquireResult[]> {
-  const leaseFields = leaseIds.map((id) => `l:${id}`);
-  const reply = await redis.admissionAcquire(...(prepared.keys as [number, ...string[]]), nowMs === undefined ? '' : nowMs, ...prepared.spec, ...leaseFields, ...prepared.fields);
+  return (await acquireAndRelease(redis, prepared, leaseIds, [], nowMs)).results;
+}
+
+/**
+ * `acquireManyPrepared`, with the releases of successful calls of the same organization
+ * that ended meanwhile carried along (`releaseIds`, as `releaseMany` would end them, and
+ * before the calls are decided): one script call instead of two. Releases need the shape's
+ * `admissionHash`. `live`: how many of the released leases were live when released.
+ */
+export async function acquireAndRelease(
+  redis: RedisLike,
+  prepared: PreparedAcquire,
+  leaseIds: readonly string[],
+  releaseIds: readonly string[],
+  nowMs?: number,
+): Promise<{ results: AcquireResult[]; live: number }> {
+  if (releaseIds.length > 0 && prepared.admissionHash === undefined) throw new Error('acquire: releases ride only with levels in the admission hash');
+  const fields = [...releaseIds, ...leaseIds].map((id) => `l:${id}`);
+  const reply = await redis.admissionAcquire(...(prepared.keys as [number, ...string[]]), nowMs === undefined ? '' : nowMs, ...prepared.spec, releaseIds.length, ...fields, ...prepared.fields);
   const results: AcquireResult[] = [];
-  for (let at = 0; results.length < leaseIds.length; at += reply[at] === 0 ? 5 : 3) results.push(acquireResult(prepared, reply, at));
-  return results;
+  let at = 0;
+  for (; results.length < leaseIds.length; at += reply[at] === 0 ? 5 : 3) results.push(acquireResult(prepared, reply, at));
+  return { results, live: releaseIds.length > 0 ? reply[at]! : 0 };
 }
 
 /** The outcome of one call in the script's flat reply, starting at `at` (see AcquireReply). */

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AcquireBatcher } from '../../gateway/src/admission/acquire-batcher.js';
+import { AdmissionBatcher } from '../../gateway/src/admission/admission-batcher.js';
 import { admissionFields as F } from '../../core/redis-keys.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
-import { acquire, acquireManyPrepared, prepareAcquire, registerScripts, type AcquireResult, type ScriptLevel } from '../../platform/redis/commands.js';
+import { acquire, acquireAndRelease, acquireManyPrepared, prepareAcquire, registerScripts, releaseMany, type AcquireResult, type ScriptLevel } from '../../platform/redis/commands.js';
 import { bucket as bucketLevel, KEY, leaseLevel, org, quota as quotaLevel, ring as ringLevel, T0, TIER, TTL, USER, zsetWindow, type Org } from '../support/script-levels.js';
 
 /**
  * Several calls of one shape decided in one script call (admission-acquire.lua with several
  * lease fields), as the gateway sends the calls of one key that arrive in one event-loop
- * turn (AcquireBatcher). The promise checked here: a batch decides exactly as the same
+ * turn (AdmissionBatcher). The promise checked here: a batch decides exactly as the same
  * calls sent one at a time, in its order, at the same instant — the same outcome for every
  * call and byte for byte the same state in Redis. Each case runs the calls both ways on two
  * fresh organizations (same field names, their own keys) and compares.
@@ -81,6 +81,21 @@ const CASES: Case[] = [
     batch: ids(3),
   },
   { name: 'a refusal before any level that follows it was read', levels: (o) => [bucket(o, 1), lease(o, f.user, 5), quota(o, 'u:d', 5, 'block')], batch: ids(3) },
+  // Every call admitted: the script decides the batch in one pass over the levels.
+  {
+    name: 'every call admitted, each level filled to exactly its limit, soft and overage quotas passed midway',
+    levels: (o) => [bucket(o, 10), ring(o, 8), lease(o, f.user, 9), lease(o, f.org, 9), quota(o, 'u:d', 10, 'block'), quota(o, 'o:d', 4, 'soft'), quota(o, 'o:m', 6, 'overage')],
+    before: [['p0', 300]],
+    batch: ids(8),
+  },
+  {
+    name: 'every call admitted, retries holding their slots at the concurrency cap; concurrency is the first level',
+    levels: (o) => [lease(o, f.user, 3), bucket(o, 20)],
+    before: [['r', 100]],
+    batch: ['a', 'r', 'a', 'b', 'b'],
+  },
+  { name: 'every call admitted, a sorted-set window filled exactly', levels: (o) => [bucket(o, 20), zset(o, 6), quota(o, 'u:d', 9, 'block')], before: [['p0', 1_200]], batch: ids(5) },
+  { name: 'every call admitted, a window first', levels: (o) => [ring(o, 4), lease(o, f.user, 4)], batch: ids(4) },
 ];
 
 describe('a batch of calls of one shape', () => {
@@ -112,15 +127,100 @@ describe('a batch of calls of one shape', () => {
   });
 });
 
-describe('AcquireBatcher', () => {
-  /** A connection whose acquire script calls are counted (the script itself runs in Redis). */
+/**
+ * Releases of ended calls carried by a decision of the same organization (as the gateway
+ * sends them when both happen in one turn): the same outcome, the same count of live
+ * leases, and byte for byte the same state as releasing them (admission-release-many.lua)
+ * and then deciding the calls one at a time.
+ */
+interface ReleaseCase {
+  readonly name: string;
+  readonly levels: (o: Org) => ScriptLevel[];
+  /** Calls admitted before, one at a time: [lease id, ms before the batch's instant, levels]. */
+  readonly before: ReadonlyArray<readonly [string, number, ((o: Org) => ScriptLevel[])?]>;
+  readonly released: readonly string[];
+  readonly batch: readonly string[];
+}
+
+const other = 'usr_b';
+const otherUser = F.userConcurrency(other);
+const RELEASE_CASES: ReleaseCase[] = [
+  {
+    name: 'a full concurrency level: the released slots go to the calls of the batch',
+    levels: (o) => [bucket(o, 50), lease(o, f.user, 2), lease(o, f.org, 3)],
+    before: [
+      ['p0', 300],
+      ['p1', 200],
+    ],
+    released: ['p0', 'p1'],
+    batch: ids(4),
+  },
+  {
+    name: "another user's call released (a counter this shape does not decide), the batch refused by its rate",
+    levels: (o) => [bucket(o, 1), lease(o, f.user, 5), lease(o, f.org, 5)],
+    before: [
+      ['p0', 300],
+      ['x0', 200, (o) => [lease(o, otherUser, 5), lease(o, f.org, 5)]],
+    ],
+    released: ['x0', 'unknown'],
+    batch: ids(3),
+  },
+  {
+    name: 'an expired lease released: its slot is freed, it is not live',
+    levels: (o) => [lease(o, f.user, 1)],
+    before: [['old', TTL + 10]],
+    released: ['old'],
+    batch: ids(2),
+  },
+  {
+    name: 'a call decided under the id of a call released with it holds no lease any more',
+    levels: (o) => [bucket(o, 50), lease(o, f.user, 1)],
+    before: [['same', 100]],
+    released: ['same'],
+    batch: ['same', 'c1'],
+  },
+];
+
+describe('releases carried by a decision', () => {
+  it.each(RELEASE_CASES)('end the calls as releasing them first would: $name', async ({ levels, before, released, batch }) => {
+    const one = org();
+    const many = org();
+    const now = T0 + 60_000;
+    for (const o of [one, many]) {
+      for (const [id, ago, own] of before) expect((await acquire(redis, (own ?? levels)(o), id, TTL, now - ago)).admitted).toBe(true);
+    }
+    const live = await releaseMany(redis, one.hash, released, now);
+    const sequential: AcquireResult[] = [];
+    for (const id of batch) sequential.push(await acquire(redis, levels(one), id, TTL, now));
+    const carried = await acquireAndRelease(redis, prepareAcquire(levels(many), TTL), batch, released, now);
+
+    expect(carried).toEqual({ results: sequential, live });
+    expect(await state(many)).toEqual(await state(one));
+  });
+
+  it('refuses releases with a shape whose first level is not in the admission hash, changing nothing', async () => {
+    const o = org();
+    const quotaOnly = prepareAcquire([quota(o, 'u:d', 5, 'block')], TTL);
+    expect(quotaOnly.admissionHash).toBeUndefined();
+    await expect(acquireAndRelease(redis, quotaOnly, ['c0'], ['p0'], T0)).rejects.toThrow(/admission hash/);
+    expect(await redis.exists(o.quotas)).toBe(0);
+  });
+});
+
+describe('AdmissionBatcher', () => {
+  /** A connection whose acquire and release-many script calls are counted (the scripts themselves run in Redis). */
   function counted() {
     const conn = registerScripts(createRedis(inject('redisUrl')));
     const script = conn.admissionAcquire.bind(conn);
-    const sent = { scriptCalls: 0 };
+    const releaseScript = conn.admissionReleaseMany.bind(conn);
+    const sent = { scriptCalls: 0, releaseCalls: 0 };
     conn.admissionAcquire = (...args: Parameters<typeof script>) => {
       sent.scriptCalls++;
       return script(...args);
+    };
+    conn.admissionReleaseMany = (...args: Parameters<typeof releaseScript>) => {
+      sent.releaseCalls++;
+      return releaseScript(...args);
     };
     return { conn, sent };
   }
@@ -130,7 +230,7 @@ describe('AcquireBatcher', () => {
     try {
       const o = org();
       const prepared = prepareAcquire([bucket(o, 5), lease(o, f.user, 100)], TTL);
-      const batcher = new AcquireBatcher(conn);
+      const batcher = new AdmissionBatcher(conn);
       const results = await Promise.all(ids(12).map((id) => batcher.acquire(prepared, id)));
       expect(sent.scriptCalls).toBe(1);
       expect(results.map((r) => r.admitted)).toEqual([...Array<boolean>(5).fill(true), ...Array<boolean>(7).fill(false)]);
@@ -147,7 +247,7 @@ describe('AcquireBatcher', () => {
     try {
       const a = org();
       const b = org();
-      const batcher = new AcquireBatcher(conn);
+      const batcher = new AdmissionBatcher(conn);
       const shapeA = prepareAcquire([bucket(a, 2)], TTL);
       const shapeB = prepareAcquire([bucket(b, 3)], TTL);
       const turn = await Promise.all([...ids(4, 'a').map((id) => batcher.acquire(shapeA, id)), ...ids(4, 'b').map((id) => batcher.acquire(shapeB, id))]);
@@ -161,16 +261,46 @@ describe('AcquireBatcher', () => {
     }
   });
 
-  it('a failed script call fails every call of its batch, and nothing is charged', async () => {
+  it("carries the releases of an organization's ended calls with its decision of the same turn; others go on their own", async () => {
+    const { conn, sent } = counted();
+    try {
+      const a = org();
+      const b = org();
+      const batcher = new AdmissionBatcher(conn);
+      const shapeA = prepareAcquire([bucket(a, 50), lease(a, f.user, 2)], TTL);
+      const shapeB = prepareAcquire([bucket(b, 50), lease(b, f.user, 2)], TTL);
+      const first = await Promise.all([...ids(2, 'a').map((id) => batcher.acquire(shapeA, id)), batcher.acquire(shapeB, 'b0')]);
+      expect(first.map((r) => r.admitted)).toEqual([true, true, true]);
+      expect(sent).toEqual({ scriptCalls: 2, releaseCalls: 0 });
+
+      // One turn: a's two calls end and two more start (its cap is 2: they fit only after
+      // the releases); b's call ends with no decision of b to ride with.
+      const [released, started] = await Promise.all([
+        Promise.all([batcher.release(a.hash, 'a0'), batcher.release(a.hash, 'a1'), batcher.release(b.hash, 'b0')]),
+        Promise.all(ids(2, 'a-next').map((id) => batcher.acquire(shapeA, id))),
+      ]);
+      expect(released).toEqual([true, true, true]);
+      expect(started.map((r) => r.admitted)).toEqual([true, true]);
+      expect(sent).toEqual({ scriptCalls: 3, releaseCalls: 1 });
+      expect(await redis.hget(a.hash, f.user)).toBe('2');
+      expect((await redis.hkeys(a.hash)).filter((k) => k.startsWith('l:')).sort()).toEqual(['l:a-next0', 'l:a-next1']);
+      expect(await redis.hget(b.hash, f.user)).toBe('0');
+      expect(await redis.hexists(b.hash, 'l:b0')).toBe(0);
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('a failed script call fails every call of its batch and the releases it carried, and nothing is charged', async () => {
     // Nothing listens on port 1: the admission connection (no offline queue) fails at once.
     const conn = registerScripts(createRedis('redis://127.0.0.1:1', 'admission'));
     conn.on('error', () => {});
     try {
       const o = org();
-      const batcher = new AcquireBatcher(conn);
+      const batcher = new AdmissionBatcher(conn);
       const prepared = prepareAcquire([bucket(o, 5)], TTL);
-      const outcomes = await Promise.allSettled(ids(3).map((id) => batcher.acquire(prepared, id)));
-      expect(outcomes.map((x) => x.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      const outcomes = await Promise.allSettled([...ids(3).map((id) => batcher.acquire(prepared, id)), batcher.release(o.hash, 'ended')]);
+      expect(outcomes.map((x) => x.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
       expect(await redis.exists(o.hash)).toBe(0);
     } finally {
       conn.disconnect();

@@ -5,13 +5,12 @@ import { sequentialId } from '../../../core/ids.js';
 import type { Principal } from '../../../core/principal.js';
 import type { ToolDefinition } from '../../../core/tools/define.js';
 import { prepareAcquire, release, renew, type PreparedAcquire, type QuotaRef, type RedisLike } from '../../../platform/redis/commands.js';
-import { AcquireBatcher } from './acquire-batcher.js';
+import { AdmissionBatcher } from './admission-batcher.js';
 import type { Metrics } from '../observability/metrics.js';
 import { withSpan } from '../observability/spans.js';
 import type { CircuitBreaker, RedisOutcome } from './circuit-breaker.js';
 import type { FallbackLimiter } from './fallback-limiter.js';
 import type { GlobalPool } from './global-pool.js';
-import { ReleaseBatcher } from './release-batcher.js';
 
 /** A call admitted past its quota under a `soft` or `overage` policy. */
 export interface OverQuota {
@@ -93,16 +92,15 @@ const FAIL_CLOSED_TIERS = new Set(['free']);
 /**
  * Admits or refuses a call before any tool work, in one Redis round trip on the
  * organization's slot (plus, once per batch, a lease from the tier's global pool); calls of
- * one shape arriving in one event-loop turn share that round trip (AcquireBatcher).
+ * one shape arriving in one event-loop turn share that round trip, and the releases of the
+ * organization's calls that ended in that turn ride along (AdmissionBatcher).
  * Denials are values; the transports turn them into HTTP 429s or JSON-RPC errors.
  */
 export class Admission {
-  private readonly acquires: AcquireBatcher;
-  private readonly releases: ReleaseBatcher;
+  private readonly batcher: AdmissionBatcher;
 
   constructor(private readonly deps: AdmissionDeps) {
-    this.acquires = new AcquireBatcher(deps.redis, (calls) => deps.metrics.admissionBatchCalls.observe(calls));
-    this.releases = new ReleaseBatcher(deps.redis);
+    this.batcher = new AdmissionBatcher(deps.redis, (calls) => deps.metrics.admissionBatchCalls.observe(calls));
   }
 
   /** Decides; with tracing on, as an `admission` span saying how (Redis or fallback) and what was decided. */
@@ -146,7 +144,7 @@ export class Admission {
           return this.refused({ code: 'RATE_LIMITED', reason: 'global', scope: 'tier', limit: principal.plan.limits.globalPool.perSecond, remaining: 0, retryAfterMs: 1_000 - (Date.now() % 1_000) }, tier, kind);
         }
       }
-      const r = await this.acquires.acquire(shape.prepared, callId);
+      const r = await this.batcher.acquire(shape.prepared, callId);
       this.recordRedis(started, 'ok');
       if (!r.admitted) {
         if (pooled) this.deps.pool.giveBack(tier);
@@ -204,7 +202,7 @@ export class Admission {
       const hash = leaseKeys[0];
       if (!outcome.failed && hash !== undefined && leaseKeys.length === 1) {
         // The common case, batched per event-loop turn: a successful call, one lease record.
-        if (!(await this.releases.release(hash, permit.callId))) this.deps.metrics.leasesLost.inc();
+        if (!(await this.batcher.release(hash, permit.callId))) this.deps.metrics.leasesLost.inc();
         return;
       }
       const released = await release(this.deps.redis, leaseKeys, outcome.failed ? permit.quotas : [], permit.callId);

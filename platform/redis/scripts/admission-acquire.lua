@@ -38,9 +38,16 @@
 --           horizon ms (at least the longest bucket period and window), expiry of the
 --           admission hash ms (set by housekeeping), TTL ms of the quota hash;
 --           then per level: kind, limit, p
--- ARGV[4 .. 3+m]  one lease field per call, 'l:<lease id>' (unique per call): the call's
---           lease record; the id alone is its sliding-window member
--- ARGV[4+m ..]    one field per level, in order ('' for a sorted-set window)
+-- ARGV[4]   r: how many ended calls this script call also releases (below)
+-- ARGV[5 .. 4+r]  releases carried along (the gateway sends the successful calls of the
+--           organization that ended in the same event-loop turn with its next decision,
+--           rather than as a script call of their own): their lease fields 'l:<lease id>'.
+--           Each drops its lease record and frees the concurrency slots it holds, before
+--           the calls here are decided (they ended first). Only with levels in the
+--           admission hash (KEYS[1] is then the organization's admission hash).
+-- ARGV[5+r .. 4+r+m]  one lease field per call, 'l:<lease id>' (unique per call): the
+--           call's lease record; the id alone is its sliding-window member
+-- ARGV[5+r+m ..]  one field per level, in order ('' for a sorted-set window)
 --   kind    1 bucket | 2 ring window | 3 sorted-set window | 4 concurrency |
 --           5 quota, blocking | 6 quota, soft | 7 quota, overage (soft and overage admit past the limit)
 --   limit   bucket: calls per period (also the bucket size); window: calls per window;
@@ -52,6 +59,7 @@
 --   admitted: 1, remaining of the first level (the per-key rate), bitmask of quota levels
 --             admitted past their limit
 --   refused:  0, refusing level (1-based), its limit, its remaining, retryAfterMs
+-- and then, when r > 0, how many of the released leases were live (not expired) when released
 -- (few values: each one the reply carries is converted twice, in Redis and in the client)
 
 local call, unpackBin, packBin, floor, max, format = redis.call, struct.unpack, struct.pack, math.floor, math.max, string.format
@@ -68,9 +76,12 @@ local n = (#spec - 33) / 17
 -- One C call unpacks every number (unpacking level by level costs twice as much).
 local nums = { unpackBin(argv[2], spec) }
 local n1, leaseTtl, horizon, hashTtl, quotaTtl = nums[1], nums[2], nums[3], nums[4], nums[5]
-local m = #argv - 3 - n
-local f0 = 3 + m -- argv[f0 + i] is level i's field
-local m1 = 1 + m -- h[m1 + i] is level i's value, h[1 + j] call j's lease record
+local r = argv[4] + 0
+local m = #argv - 4 - r - n
+local c0 = 4 + r -- argv[c0 + j] is call j's lease field
+local f0 = c0 + m -- argv[f0 + i] is level i's field
+-- h[1] is 'n', h[1 + k] release k's lease record, h[1 + r + j] call j's, h[m1 + i] level i's value
+local m1 = 1 + r + m
 local hash = KEYS[1]
 
 -- Phase 1: read, with one HMGET per hash: 'n', the calls' lease records, the levels' fields.
@@ -79,7 +90,7 @@ local hash = KEYS[1]
 -- hash nor housekeep it.
 local h = {}
 if n1 > 0 and argv[f0 + 1] ~= '' then
-  h = call('HMGET', hash, 'n', unpack(argv, 4, f0 + n1))
+  h = call('HMGET', hash, 'n', unpack(argv, 5, f0 + n1))
   if not h[1] or h[1] + 0 <= now then
     -- Housekeeping. Written inline: as a local function it would be a closure (with its
     -- upvalues) built on every call, for the rare call that runs it.
@@ -116,146 +127,246 @@ if n1 > 0 and argv[f0 + 1] ~= '' then
     for i = 1, #dead, 1000 do call('HDEL', hash, unpack(dead, i, math.min(i + 999, #dead))) end
     call('HSET', hash, 'n', format('%d', due))
     call('PEXPIRE', hash, format('%d', hashTtl))
-    h = call('HMGET', hash, 'n', unpack(argv, 4, f0 + n1))
+    h = call('HMGET', hash, 'n', unpack(argv, 5, f0 + n1))
   end
+elseif r > 0 then
+  return redis.error_reply('ERR releases ride only with levels in the admission hash')
 end
 local q = (n > n1) and call('HMGET', KEYS[2], unpack(argv, f0 + n1 + 1, f0 + n)) or {}
 
--- Phase 2: decide the calls in order. A call is checked level by level; the first refusal
--- ends it with nothing charged. A level's state is read when a call first reaches it
--- (v[i]: a bucket's tokens refilled to now, a window's, a concurrency level's or a quota's
--- count; a ring's entries still inside its window replace its value in h). The calls
--- admitted before one are charged to it through two counts rather than by rewriting v:
--- `admitted` (every level) and `fresh` (those that took a new concurrency slot; a retry
--- holding its lease takes none). A sorted-set window counts a retried call again although
--- its member is the same: cautious, never over.
+-- Phase 1b: the releases carried along. A lease record that is gone (released before, or
+-- dropped by housekeeping once expired) frees nothing; an expired one still frees its slots
+-- (the counters count it until it is dropped) but is not live.
+local freed, gone, live = nil, nil, 0
+if r > 0 then
+  freed, gone = {}, {}
+  for k = 1, r do
+    local record = h[1 + k]
+    if record then
+      local field = argv[4 + k]
+      gone[#gone + 1] = field
+      for counter in string.gmatch(record, '|([^|]+)') do freed[counter] = (freed[counter] or 0) + 1 end
+      if string.match(record, '^[^|]+') + 0 > now then live = live + 1 end
+      -- A call decided here under a released lease id holds no lease any more.
+      for j = 1, m do
+        if argv[c0 + j] == field then h[1 + r + j] = false end
+      end
+    end
+  end
+end
+
+-- Phase 2a: read every level's state as of now, into v[i]: a bucket's tokens refilled to
+-- now, a window's, a concurrency level's or a quota's count (a ring's entries still inside
+-- its window replace its value in h).
 -- Preallocated (a table grown one entry at a time is rehashed at every power of two,
 -- which costs more than the decision itself).
 local v = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-local reply = { 0, 0, 0, 0, 0 }
-local read, nr, admitted, fresh = 0, 0, 0, 0
 local counters = '' -- '|<field>' of every concurrency level: what a lease record holds
-local taken = (m > 1) and {} or nil -- lease fields admitted earlier in this script call
-for j = 1, m do
-  local leaseField = argv[3 + j]
-  local record = h[1 + j]
-  -- A retried call that still holds its lease (same lease id) is not counted twice.
-  local held = (taken and taken[leaseField]) or (record and string.match(record, '^[^|]+') + 0 > now)
-  local over, first, refusedAt, refusedLimit, refusedRemaining, retry = 0, 0, 0, 0, 0, 0
-  for i = 1, n do
-    local at = 3 * i + 3
-    local kind, limit, p = nums[at], nums[at + 1], nums[at + 2]
-    if i > read then
-      read = i
-      if kind == 1 then
-        local s = h[m1 + i]
-        local tokens = limit
-        if s then
-          local ts
-          tokens, ts = unpackBin('<dd', s)
-          -- Inline arithmetic, not math.min/max/floor: each C call costs more than the sum.
-          if now > ts then tokens = tokens + (now - ts) * (limit / p) end
-          if tokens > limit then tokens = limit end
-        end
-        v[i] = tokens
-      elseif kind == 2 then
-        -- Entries at or before now - window have left it; drop them from the front.
-        local s = h[m1 + i] or ''
-        local from, edge = 1, now - p
-        while from < #s and unpackBin('<d', s, from) <= edge do from = from + 8 end
-        if from > 1 then s = string.sub(s, from) end
-        h[m1 + i] = s
-        v[i] = #s / 8
-      elseif kind == 3 then
-        v[i] = call('ZCOUNT', KEYS[#KEYS], '(' .. (now - p), '+inf')
-      elseif kind == 4 then
-        v[i] = (h[m1 + i] or 0) + 0
-        counters = counters .. '|' .. argv[f0 + i]
-      else
-        v[i] = (q[i - n1] or 0) + 0
-      end
+local dirty = (r > 0) and {} or nil -- dirty[i]: a release freed slots of level i (write it back)
+for i = 1, n do
+  local at = 3 * i + 3
+  local kind = nums[at]
+  if kind == 1 then
+    local s = h[m1 + i]
+    local limit = nums[at + 1]
+    local tokens = limit
+    if s then
+      local ts
+      tokens, ts = unpackBin('<dd', s)
+      -- Inline arithmetic, not math.min/max/floor: each C call costs more than the sum.
+      if now > ts then tokens = tokens + (now - ts) * (limit / nums[at + 2]) end
+      if tokens > limit then tokens = limit end
     end
-
-    local ok, remaining = true, 0
-    if kind == 1 then
-      local x = v[i] - admitted
-      if limit <= 0 or x < 1 then
-        ok = false
-        retry = (limit <= 0) and p or math.ceil((1 - x) / (limit / p))
-      end
-      remaining = x - x % 1 - 1
-    elseif kind == 2 then
-      local x = v[i] + admitted
-      if x >= limit then
-        ok = false
-        if limit <= 0 then
-          retry = p
-        else
-          -- The call that must leave the window before one more fits (limit may have
-          -- shrunk): a stored one, or one admitted in this script call (at now).
-          local k = x - limit
-          retry = max(1, ((k < v[i]) and unpackBin('<d', h[m1 + i], k * 8 + 1) or now) + p - now)
-        end
-      end
-      remaining = limit - x - 1
-    elseif kind == 3 then
-      local x = v[i] + admitted
-      if x >= limit then
-        ok = false
-        local oldest = call('ZRANGEBYSCORE', KEYS[#KEYS], '(' .. (now - p), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-        retry = oldest[2] and max(1, tonumber(oldest[2]) + p - now) or p
-      end
-      remaining = limit - x - 1
-    elseif kind == 4 then
-      local x = v[i] + fresh
-      -- A retry that holds its lease already (same call id) takes no new slot.
-      if x >= limit and not held then
-        ok = false
-        retry = 1000
-      end
-      remaining = limit - x - 1
-    else
-      local x = v[i] + admitted
-      if x >= limit then
-        if kind == 5 then
-          ok = false
-          retry = p
-        else
-          over = over + 2 ^ (i - 1)
-        end
-      end
-      remaining = limit - x - 1
+    v[i] = tokens
+  elseif kind == 2 then
+    -- Entries at or before now - window have left it; drop them from the front.
+    local s = h[m1 + i] or ''
+    local from, edge = 1, now - nums[at + 2]
+    while from < #s and unpackBin('<d', s, from) <= edge do from = from + 8 end
+    if from > 1 then s = string.sub(s, from) end
+    h[m1 + i] = s
+    v[i] = #s / 8
+  elseif kind == 3 then
+    v[i] = call('ZCOUNT', KEYS[#KEYS], '(' .. (now - nums[at + 2]), '+inf')
+  elseif kind == 4 then
+    local field = argv[f0 + i]
+    v[i] = (h[m1 + i] or 0) + 0
+    if freed and freed[field] then
+      v[i] = v[i] - freed[field]
+      freed[field] = nil
+      dirty[i] = true
     end
-    if not ok then
-      refusedAt, refusedLimit, refusedRemaining = i, limit, remaining
-      break
-    end
-    if i == 1 then first = remaining end
-  end
-
-  if refusedAt > 0 then
-    reply[nr + 1], reply[nr + 2], reply[nr + 3], reply[nr + 4], reply[nr + 5] = 0, refusedAt, refusedLimit, max(0, refusedRemaining + 1), max(1, retry)
-    nr = nr + 5
+    counters = counters .. '|' .. field
   else
-    admitted = admitted + 1
-    if not held then fresh = fresh + 1 end
-    if taken then taken[leaseField] = true end
+    v[i] = (q[i - n1] or 0) + 0
+  end
+end
+
+-- Phase 2b: can every call be admitted? Under load the gateway batches calls far from any
+-- limit, and then one pass over the levels decides the whole batch instead of one per call
+-- (the outcome is the same: call j, with the j - 1 before it admitted, passes every level
+-- exactly when the last call does). A retry that holds its lease (the same lease id, live,
+-- or earlier in this batch) takes no new concurrency slot.
+local reply = { 0, 0, 0, 0, 0 }
+local nr, admitted, fresh = 0, 0, 0
+local held = { false, false, false, false, false, false, false, false }
+local seen = (m > 1) and {} or nil
+for j = 1, m do
+  local leaseField = argv[c0 + j]
+  local record = h[1 + r + j]
+  local isHeld = (seen and seen[leaseField]) or (record and string.match(record, '^[^|]+') + 0 > now) or false
+  if seen then seen[leaseField] = true end
+  if not isHeld then fresh = fresh + 1 end
+  held[j] = isHeld
+end
+local all = true
+for i = 1, n do
+  local at = 3 * i + 3
+  local kind, limit, x = nums[at], nums[at + 1], v[i]
+  if kind == 1 then
+    if limit <= 0 or x - (m - 1) < 1 then all = false break end
+  elseif kind == 4 then
+    if fresh > 0 and x + (fresh - 1) >= limit then all = false break end
+  elseif kind <= 5 then -- windows and blocking quotas; soft and overage quotas admit past the limit
+    if x + (m - 1) >= limit then all = false break end
+  end
+end
+
+if all then
+  local kind1, limit1, v1 = nums[6], nums[7], v[1]
+  local freshBefore = 0
+  for j = 1, m do
+    local a = j - 1
+    local first
+    if kind1 == 1 then
+      local x = v1 - a
+      first = x - x % 1 - 1
+    else
+      if kind1 == 4 then a = freshBefore end
+      first = limit1 - (v1 + a) - 1
+    end
+    -- Soft and overage quotas: the calls from the one that reaches the limit on are admitted past it.
+    local over = 0
+    for i = n1 + 1, n do
+      if nums[3 * i + 3] >= 6 and v[i] + (j - 1) >= nums[3 * i + 4] then over = over + 2 ^ (i - 1) end
+    end
     reply[nr + 1], reply[nr + 2], reply[nr + 3] = 1, max(0, first), over
     nr = nr + 3
+    if not held[j] then freshBefore = freshBefore + 1 end
   end
+  admitted = m
+else
+  -- Phase 2c: decide the calls one by one, in order. A call is checked level by level; the
+  -- first refusal ends it with nothing charged. The calls admitted before one are charged to
+  -- it through two counts rather than by rewriting v: `admitted` (every level) and `fresh`
+  -- (those that took a new concurrency slot). A sorted-set window counts a retried call
+  -- again although its member is the same: cautious, never over.
+  fresh = 0
+  local taken = (m > 1) and {} or nil -- lease fields admitted earlier in this script call
+  for j = 1, m do
+    local leaseField = argv[c0 + j]
+    local record = h[1 + r + j]
+    local isHeld = (taken and taken[leaseField]) or (record and string.match(record, '^[^|]+') + 0 > now)
+    local over, first, refusedAt, refusedLimit, refusedRemaining, retry = 0, 0, 0, 0, 0, 0
+    for i = 1, n do
+      local at = 3 * i + 3
+      local kind, limit, p = nums[at], nums[at + 1], nums[at + 2]
+      local ok, remaining = true, 0
+      if kind == 1 then
+        local x = v[i] - admitted
+        if limit <= 0 or x < 1 then
+          ok = false
+          retry = (limit <= 0) and p or math.ceil((1 - x) / (limit / p))
+        end
+        remaining = x - x % 1 - 1
+      elseif kind == 2 then
+        local x = v[i] + admitted
+        if x >= limit then
+          ok = false
+          if limit <= 0 then
+            retry = p
+          else
+            -- The call that must leave the window before one more fits (limit may have
+            -- shrunk): a stored one, or one admitted in this script call (at now).
+            local k = x - limit
+            retry = max(1, ((k < v[i]) and unpackBin('<d', h[m1 + i], k * 8 + 1) or now) + p - now)
+          end
+        end
+        remaining = limit - x - 1
+      elseif kind == 3 then
+        local x = v[i] + admitted
+        if x >= limit then
+          ok = false
+          local oldest = call('ZRANGEBYSCORE', KEYS[#KEYS], '(' .. (now - p), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+          retry = oldest[2] and max(1, tonumber(oldest[2]) + p - now) or p
+        end
+        remaining = limit - x - 1
+      elseif kind == 4 then
+        local x = v[i] + fresh
+        -- A retry that holds its lease already (same call id) takes no new slot.
+        if x >= limit and not isHeld then
+          ok = false
+          retry = 1000
+        end
+        remaining = limit - x - 1
+      else
+        local x = v[i] + admitted
+        if x >= limit then
+          if kind == 5 then
+            ok = false
+            retry = p
+          else
+            over = over + 2 ^ (i - 1)
+          end
+        end
+        remaining = limit - x - 1
+      end
+      if not ok then
+        refusedAt, refusedLimit, refusedRemaining = i, limit, remaining
+        break
+      end
+      if i == 1 then first = remaining end
+    end
+
+    if refusedAt > 0 then
+      reply[nr + 1], reply[nr + 2], reply[nr + 3], reply[nr + 4], reply[nr + 5] = 0, refusedAt, refusedLimit, max(0, refusedRemaining + 1), max(1, retry)
+      nr = nr + 5
+    else
+      admitted = admitted + 1
+      if not isHeld then fresh = fresh + 1 end
+      if taken then taken[leaseField] = true end
+      reply[nr + 1], reply[nr + 2], reply[nr + 3] = 1, max(0, first), over
+      nr = nr + 3
+    end
+  end
+end
+if r > 0 then
+  reply[nr + 1] = live
+  nr = nr + 1
 end
 -- The reply ends at its first nil: the rest of the preallocated table is not part of it.
 reply[nr + 1] = nil
-if admitted == 0 then return reply end
+if r > 0 then
+  if #gone > 0 then call('HDEL', hash, unpack(gone)) end
+  -- Slots of concurrency levels this call does not decide (another user's, say).
+  for counter, count in pairs(freed) do call('HINCRBY', hash, counter, -count) end
+end
+if admitted == 0 and not (dirty and next(dirty)) then return reply end
 
--- Phase 3: write what the admitted calls charged (every level was read: a call passed
--- them all), with one HSET per hash.
+-- Phase 3: write what the admitted calls charged (and the slots the releases freed), with
+-- one HSET per hash.
 local args = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 local na, windowMs, longWindow = 0, 0, 0
 for i = 1, n1 do
   local at = 3 * i + 3
   local kind = nums[at]
-  if kind == 1 then
+  if kind == 4 then
+    if fresh > 0 or (dirty and dirty[i]) then
+      args[na + 1], args[na + 2] = argv[f0 + i], format('%d', v[i] + fresh)
+      na = na + 2
+    end
+  elseif admitted == 0 then -- only released slots to write
+  elseif kind == 1 then
     args[na + 1], args[na + 2] = argv[f0 + i], packBin('<dd', v[i] - admitted, now)
     na = na + 2
   elseif kind == 2 then
@@ -268,19 +379,16 @@ for i = 1, n1 do
     if p > 60000 and p > longWindow then longWindow = p end
   elseif kind == 3 then
     windowMs = nums[at + 2]
-  elseif kind == 4 and fresh > 0 then
-    args[na + 1], args[na + 2] = argv[f0 + i], format('%d', v[i] + fresh)
-    na = na + 2
   end
 end
-if counters ~= '' then
+if counters ~= '' and admitted > 0 then
   local expiry = now + leaseTtl
   local record = format('%d', expiry) .. counters
   -- One lease record per admitted call (its reply starts with 1).
   local at = 1
   for j = 1, m do
     if reply[at] == 1 then
-      args[na + 1], args[na + 2] = argv[3 + j], record
+      args[na + 1], args[na + 2] = argv[c0 + j], record
       na = na + 2
       at = at + 3
     else
@@ -302,7 +410,7 @@ if windowMs > 0 then
   for j = 1, m do
     if reply[at] == 1 then
       members[#members + 1] = score
-      members[#members + 1] = string.sub(argv[3 + j], 3)
+      members[#members + 1] = string.sub(argv[c0 + j], 3)
       at = at + 3
     else
       at = at + 5
@@ -312,7 +420,7 @@ if windowMs > 0 then
   call('ZADD', zset, unpack(members))
   call('PEXPIRE', zset, format('%d', windowMs + 1000))
 end
-if n > n1 then
+if n > n1 and admitted > 0 then
   local quotaArgs = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
   local nq = 0
   for i = n1 + 1, n do

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { calendarPeriods, RING_MAX_CALLS, toolCallLevels } from '../../core/admission/levels.js';
 import { randomBase58 } from '../../core/ids.js';
 import type { Plan } from '../../core/plans.js';
-import { acquireManyPrepared, prepareAcquire, registerScripts } from '../../platform/redis/commands.js';
+import { acquireAndRelease, acquireManyPrepared, prepareAcquire, registerScripts, releaseMany } from '../../platform/redis/commands.js';
 import { freePorts } from '../support/ports.js';
 import { uniformLimits } from '../support/plan-limits.js';
 
@@ -114,13 +114,37 @@ async function decideAndRelease(redis: Redis, plan: Plan, n: number, orgs: numbe
 }
 
 /**
+ * `n` calls in turns of BATCH calls of one shape over 50 organizations, as the gateway sends
+ * them under load: each turn decides BATCH calls and releases the BATCH calls of the
+ * organization's previous turn, either carried by the decision (one script call) or apart
+ * (admission-release-many.lua next to it). Both go out as EVALSHA: per call, a decision and
+ * a release.
+ */
+async function turns(redis: Redis, n: number, carried: boolean): Promise<void> {
+  const ended = new Map<number, string[]>();
+  const turn = async (o: number) => {
+    const levels = toolCallLevels({ orgId: `org_turns${o}`, userId: 'usr_bench', keyId: 'key_bench', ip: '127.0.0.1', plan: RING_PLAN, group: 'core' }, calendarPeriods(Date.now()));
+    const prepared = prepareAcquire(levels, 60_000);
+    const leases = Array.from({ length: BATCH }, () => randomBase58(12));
+    const releases = ended.get(o) ?? [];
+    const [{ results }] = await Promise.all([
+      acquireAndRelease(redis, prepared, leases, carried ? releases : []),
+      carried ? 0 : releaseMany(redis, prepared.admissionHash!, releases),
+    ]);
+    if (results.some((r) => !r.admitted)) throw new Error('bench decision refused');
+    ended.set(o, leases);
+  };
+  for (let i = 0; i < n / BATCH; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => turn((i + j) % 50)));
+}
+
+/**
  * (a') The same decision counted in instructions, not microseconds: a Redis server of its
  * own under valgrind's callgrind, collecting only inside EVALSHA. Instruction counts repeat
  * exactly from run to run, whatever else the shared cores do, so they show a change to the
  * script that the µs figure (±15% between runs on these VMs) cannot. Next to the same count
  * for the trivial script. Skipped, with a note, where valgrind is not installed.
  */
-export async function redisInstructions({ say, track }: BenchIo): Promise<{ decision: number; batched: number; trivial: number } | undefined> {
+export async function redisInstructions({ say, track }: BenchIo): Promise<{ decision: number; batched: number; turnApart: number; turnCarried: number; trivial: number } | undefined> {
   try {
     execFileSync('valgrind', ['--version']);
   } catch {
@@ -158,8 +182,14 @@ export async function redisInstructions({ say, track }: BenchIo): Promise<{ deci
     await count(500, decisions(500)); // warm-up: every organization's hash in place
     const decision = await count(1_000, decisions(1_000));
     const batched = await count(1_000, decisions(1_000, BATCH));
-    say(`admission decision: ${decision} instructions (callgrind), ${batched} per decision in batches of ${BATCH}; trivial EVALSHA: ${trivial}`);
-    return { decision, batched, trivial };
+    // Per call, its decision and its release, as the gateway sends them under load.
+    const turnApart = await count(1_000, () => turns(redis, 1_000, false));
+    const turnCarried = await count(1_000, () => turns(redis, 1_000, true));
+    say(
+      `admission decision: ${decision} instructions (callgrind), ${batched} per decision in batches of ${BATCH}; ` +
+        `decision and release per call: ${turnApart} with the releases apart, ${turnCarried} carried; trivial EVALSHA: ${trivial}`,
+    );
+    return { decision, batched, turnApart, turnCarried, trivial };
   } finally {
     redis.disconnect();
     await new Promise((resolve) => {

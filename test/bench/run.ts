@@ -269,6 +269,8 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
           `| --- | ---: |`,
           `| admission decision, burst as a ring | ${instructions.decision} (${ratio(instructions.decision, instructions.trivial)}× the trivial script) |`,
           `| the same in batches of ${BATCH} calls of one shape, per decision | ${instructions.batched} (${ratio(instructions.batched, instructions.trivial)}×) |`,
+          `| per call, its decision and its release, in turns of ${BATCH} calls: releases as a script call of their own | ${instructions.turnApart} (${ratio(instructions.turnApart, instructions.trivial)}×) |`,
+          `| the same, releases carried by the organization's next decision (as the gateway sends them) | ${instructions.turnCarried} (${ratio(instructions.turnCarried, instructions.trivial)}×) |`,
           `| trivial script (EVALSHA) | ${instructions.trivial} |`,
         ]
       : ['(instruction counts skipped: valgrind not installed)']),

@@ -209,17 +209,20 @@ end
 -- or earlier in this batch) takes no new concurrency slot.
 local reply = { 0, 0, 0, 0, 0 }
 local nr, admitted, fresh = 0, 0, 0
-local held = { false, false, false, false, false, false, false, false }
-local seen = (m > 1) and {} or nil
+-- held[j]: call j holds its lease already (only kept for a batch: a lone call needs no count before it)
+local held = (m > 1) and { false, false, false, false, false, false, false, false } or nil
+local seen = held and {}
 for j = 1, m do
   local leaseField = argv[c0 + j]
   local record = h[1 + r + j]
   local isHeld = (seen and seen[leaseField]) or (record and string.match(record, '^[^|]+') + 0 > now) or false
-  if seen then seen[leaseField] = true end
+  if seen then
+    seen[leaseField] = true
+    held[j] = isHeld
+  end
   if not isHeld then fresh = fresh + 1 end
-  held[j] = isHeld
 end
-local all = true
+local all, softOver = true, false
 for i = 1, n do
   local at = 3 * i + 3
   local kind, limit, x = nums[at], nums[at + 1], v[i]
@@ -227,8 +230,10 @@ for i = 1, n do
     if limit <= 0 or x - (m - 1) < 1 then all = false break end
   elseif kind == 4 then
     if fresh > 0 and x + (fresh - 1) >= limit then all = false break end
-  elseif kind <= 5 then -- windows and blocking quotas; soft and overage quotas admit past the limit
-    if x + (m - 1) >= limit then all = false break end
+  elseif x + (m - 1) >= limit then
+    -- Windows and blocking quotas refuse; soft and overage quotas admit past the limit.
+    if kind <= 5 then all = false break end
+    softOver = true
   end
 end
 
@@ -247,12 +252,14 @@ if all then
     end
     -- Soft and overage quotas: the calls from the one that reaches the limit on are admitted past it.
     local over = 0
-    for i = n1 + 1, n do
-      if nums[3 * i + 3] >= 6 and v[i] + (j - 1) >= nums[3 * i + 4] then over = over + 2 ^ (i - 1) end
+    if softOver then
+      for i = n1 + 1, n do
+        if nums[3 * i + 3] >= 6 and v[i] + (j - 1) >= nums[3 * i + 4] then over = over + 2 ^ (i - 1) end
+      end
     end
     reply[nr + 1], reply[nr + 2], reply[nr + 3] = 1, max(0, first), over
     nr = nr + 3
-    if not held[j] then freshBefore = freshBefore + 1 end
+    if held and not held[j] then freshBefore = freshBefore + 1 end
   end
   admitted = m
 else

@@ -198,6 +198,20 @@ describe('releases carried by a decision', () => {
     expect(await state(many)).toEqual(await state(one));
   });
 
+  it('a lease released twice in one script call is released once, carried or on its own', async () => {
+    const carried = org();
+    const alone = org();
+    const levels = (o: Org) => [bucket(o, 50), lease(o, f.user, 5)];
+    for (const o of [carried, alone]) for (const id of ['p0', 'p1']) await acquire(redis, levels(o), id, TTL, T0);
+    const { results, live } = await acquireAndRelease(redis, prepareAcquire(levels(carried), TTL), ['c0'], ['p0', 'p0'], T0 + 10);
+    expect(results.map((r) => r.admitted)).toEqual([true]);
+    expect(live).toBe(1);
+    expect(await redis.hget(carried.hash, f.user)).toBe('2');
+    expect((await redis.hkeys(carried.hash)).filter((k) => k.startsWith('l:')).sort()).toEqual(['l:c0', 'l:p1']);
+    expect(await releaseMany(redis, alone.hash, ['p0', 'p0'], T0 + 10)).toBe(1);
+    expect(await redis.hget(alone.hash, f.user)).toBe('1');
+  });
+
   it('refuses releases with a shape whose first level is not in the admission hash, changing nothing', async () => {
     const o = org();
     const quotaOnly = prepareAcquire([quota(o, 'u:d', 5, 'block')], TTL);

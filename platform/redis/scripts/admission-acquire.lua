@@ -140,18 +140,19 @@ local q = (n > n1) and call('HMGET', KEYS[2], unpack(argv, f0 + n1 + 1, f0 + n))
 local freed, gone, live = nil, nil, 0
 if r > 0 then
   freed, gone = {}, {}
+  local released = {} -- lease field -> true, each released once
   for k = 1, r do
-    local record = h[1 + k]
-    if record then
-      local field = argv[4 + k]
+    local record, field = h[1 + k], argv[4 + k]
+    if record and not released[field] then
+      released[field] = true
       gone[#gone + 1] = field
       for counter in string.gmatch(record, '|([^|]+)') do freed[counter] = (freed[counter] or 0) + 1 end
       if string.match(record, '^[^|]+') + 0 > now then live = live + 1 end
-      -- A call decided here under a released lease id holds no lease any more.
-      for j = 1, m do
-        if argv[c0 + j] == field then h[1 + r + j] = false end
-      end
     end
+  end
+  -- A call decided here under a released lease id holds no lease any more.
+  for j = 1, m do
+    if released[argv[c0 + j]] then h[1 + r + j] = false end
   end
 end
 

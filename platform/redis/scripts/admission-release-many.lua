@@ -13,8 +13,15 @@ if ARGV[1] == '' then
 else
   now = tonumber(ARGV[1])
 end
-local fields = {}
-for i = 2, #ARGV do fields[i - 1] = 'l:' .. ARGV[i] end
+local fields, seen = {}, {}
+for i = 2, #ARGV do
+  local field = 'l:' .. ARGV[i]
+  -- A lease named twice is released once.
+  if not seen[field] then
+    seen[field] = true
+    fields[#fields + 1] = field
+  end
+end
 local records = redis.call('HMGET', KEYS[1], unpack(fields))
 local freed, present, live = {}, {}, 0
 for i = 1, #records do

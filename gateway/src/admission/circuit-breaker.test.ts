@@ -43,13 +43,24 @@ describe('closed → open on errors', () => {
     expect(breaker.mayCallRedis()).toBe(true);
   });
 
-  it('needs at least 10 samples: 9 failures in a row do not open it, the 10th sample does', () => {
+  it('needs at least 10 samples: 9 failures in a row do not open it, a 10th failure does', () => {
     feed(9, FAST, 'error');
     expect(breaker.state).toBe('closed');
     expect(changes).toEqual([]);
-    breaker.record(FAST, 'ok'); // 9 failures out of 10 ≥ 50 %
+    breaker.record(FAST, 'error'); // 10 failures out of 10 ≥ 50 %
     expect(breaker.state).toBe('open');
     expect(changes).toEqual(['open']);
+  });
+
+  it('a success never opens it, even with earlier failures over the rate (Redis back after an outage)', () => {
+    feed(6, FAST, 'error');
+    feed(2, FAST, 'ok');
+    breaker.record(FAST, 'ok'); // 9 samples
+    breaker.record(FAST, 'ok'); // the 10th: 6 failures out of 10 ≥ 50 %, but Redis answered
+    expect(breaker.state).toBe('closed');
+    expect(changes).toEqual([]);
+    breaker.record(FAST, 'error'); // 7 / 11 ≥ 50 %, and this one failed
+    expect(breaker.state).toBe('open');
   });
 
   it('opens when the error rate reaches the threshold, not below it', () => {

@@ -97,7 +97,9 @@ export class CircuitBreaker {
     }
     if (outcome === 'timeout') this.shed();
     if (this.outcomes.length < MIN_SAMPLES) return;
-    if (this.failures / this.outcomes.length >= this.settings.errorRate) {
+    // Only a failure opens it: a call Redis just answered is no reason to treat Redis as
+    // down, even when earlier failures still fill the window (Redis back after an outage).
+    if (outcome === 'error' && this.failures / this.outcomes.length >= this.settings.errorRate) {
       if (!this.openedAt) {
         this.openedAt = this.now();
         this.onChange('open');

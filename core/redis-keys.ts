@@ -11,8 +11,6 @@ export const redisKeys = {
    * identifier, the tier and the window (`admissionFields`).
    */
   admission: (orgId: string): string => `${org(orgId)}:adm`,
-  /** Sliding-window log (zset) of one user's recent calls, for a burst too large to keep as a ring. */
-  userBurst: (orgId: string, userId: string, tier: string, windowMs: number): string => `${org(orgId)}:burst:user:${userId}:${tier}:${windowMs}ms`,
   /**
    * The organization's quota counters for one billing period (hash): fields `o` and
    * `u:<user>` count the period, `o:<day>`, `u:<user>:<day>` and `x:<user>:<day>` (expensive
@@ -32,7 +30,7 @@ export const redisKeys = {
 
 /**
  * Fields of the admission hash. The first letter is the field's kind, which housekeeping
- * reads: `b` token bucket, `w` sliding-window ring, `c` concurrency counter (`l:<call>`
+ * reads: `b` token bucket, `w` sliding-window ring (of calls or of counts), `c` concurrency counter (`l:<call>`
  * lease records and `n` are the script's own).
  */
 export const admissionFields = {
@@ -44,6 +42,8 @@ export const admissionFields = {
   /** Cheap methods (tools/list, ping, ...) of one key. */
   otherMethodsRate: (keyId: string, tier: string): string => `b:m:${keyId}:${tier}:1m`,
   userBurst: (userId: string, tier: string, windowMs: number): string => `w:u:${userId}:${tier}:${windowMs}ms`,
+  /** A burst too large for a ring: its calls counted per hundredth of the window (another format, so another field). */
+  userCountedBurst: (userId: string, tier: string, windowMs: number): string => `w:uc:${userId}:${tier}:${windowMs}ms`,
   userConcurrency: (userId: string): string => `c:u:${userId}`,
   orgConcurrency: 'c:o',
   expensiveConcurrency: (userId: string): string => `c:x:${userId}`,

@@ -154,24 +154,20 @@ describe('toolCallLevels', () => {
     }
   });
 
-  it('field names start with their kind, which housekeeping reads: b bucket, w burst ring, c concurrency', () => {
-    const levels = toolCallLevels({ ...call(plan('pro', 'soft'), 'expensive'), ip: '2001:db8::1' }, PERIODS);
-    const prefix = { bucket: 'b:', window: 'w:', lease: 'c:' } as const;
-    for (const l of levels) if (l.kind !== 'quota') expect(l.field!.startsWith(prefix[l.kind]), l.field).toBe(true);
-    expect(otherMethodLevels(call(plan('pro', 'soft')))[0]!.field!.startsWith('b:')).toBe(true);
+  it('field names start with their kind, which housekeeping reads: b bucket, w burst ring (of calls or counts), c concurrency', () => {
+    const prefix = { bucket: 'b:', window: 'w:', 'counted-window': 'w:', lease: 'c:' } as const;
+    for (const max of [10, 1_000]) {
+      const levels = toolCallLevels({ ...call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs: 1_000 } }), 'expensive'), ip: '2001:db8::1' }, PERIODS);
+      for (const l of levels) if (l.kind !== 'quota') expect(l.field.startsWith(prefix[l.kind]), l.field).toBe(true);
+    }
+    expect(otherMethodLevels(call(plan('pro', 'soft')))[0]!.field.startsWith('b:')).toBe(true);
   });
 
-  it(`a burst of at most RING_MAX_CALLS (${RING_MAX_CALLS}) is a ring in the admission hash; a larger one is a sorted set of its own`, () => {
-    const burstOf = (max: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs: 1_000 } })), PERIODS).find((l) => l.kind === 'window')!;
-    expect(burstOf(RING_MAX_CALLS)).toMatchObject({ key: ADM, field: 'w:u:usr_TestUser:pro:1000ms', limit: RING_MAX_CALLS, p1: 1_000 });
-    const large = burstOf(RING_MAX_CALLS + 1);
-    expect(large).toMatchObject({ key: `tg:{${ORG}}:burst:user:usr_TestUser:pro:1000ms`, limit: RING_MAX_CALLS + 1, p1: 1_000 });
-    expect(large.field).toBeUndefined();
-    // Still in the organization's slot, and still after the levels of the admission hash's first one.
-    expect(hashTag(large.key)).toBe(ORG);
-    const levels = toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max: 1_000, windowMs: 1_000 } })), PERIODS);
-    expect(levels[0]!.key).toBe(ADM);
-    expect(levels.filter((l) => l.field === undefined)).toHaveLength(1);
+  it(`a burst of at most RING_MAX_CALLS (${RING_MAX_CALLS}) is a ring in the admission hash; a larger one a counted ring there, under another field`, () => {
+    const burstOf = (max: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs: 1_000 } })), PERIODS).find((l) => l.reason === 'burst')!;
+    expect(burstOf(RING_MAX_CALLS)).toMatchObject({ kind: 'window', key: ADM, field: 'w:u:usr_TestUser:pro:1000ms', limit: RING_MAX_CALLS, p1: 1_000 });
+    // Another format, so another field: a plan edit across the boundary never reads one as the other.
+    expect(burstOf(RING_MAX_CALLS + 1)).toMatchObject({ kind: 'counted-window', key: ADM, field: 'w:uc:usr_TestUser:pro:1000ms', limit: RING_MAX_CALLS + 1, p1: 1_000 });
   });
 
   it("forces Free to 'block' even when its plan data says 'soft'", () => {
@@ -227,15 +223,15 @@ describe('toolCallLevels', () => {
     for (const k of keysOf(pro, ['bucket', 'window'])) expect(freeRates).not.toContain(k);
   });
 
-  it('a different burst window is a different burst counter (ring field, or sorted-set key when large)', () => {
-    const burstOf = (max: number, windowMs: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs } })), PERIODS).find((l) => l.kind === 'window')!;
-    const [a, b] = [burstOf(10, 1_000), burstOf(10, 2_000)];
-    expect(a.key).toBe(b.key);
-    expect(a.field).not.toBe(b.field);
-    expect(b.field!.endsWith(':2000ms')).toBe(true);
-    const [c, d] = [burstOf(100, 1_000), burstOf(100, 2_000)];
-    expect(c.key).not.toBe(d.key);
-    expect(d.key.endsWith(':2000ms')).toBe(true);
+  it('a different burst window is a different burst counter (ring or counted ring)', () => {
+    const burstOf = (max: number, windowMs: number) => toolCallLevels(call(plan('pro', 'soft', { ...LIMITS, burst: { max, windowMs } })), PERIODS).find((l) => l.reason === 'burst')!;
+    for (const max of [10, 100]) {
+      const [a, b] = [burstOf(max, 1_000), burstOf(max, 2_000)];
+      expect(a.key).toBe(b.key);
+      expect(a.field).not.toBe(b.field);
+      // Housekeeping reads a window's length from the end of its field.
+      expect(b.field.endsWith(':2000ms')).toBe(true);
+    }
   });
 });
 

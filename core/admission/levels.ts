@@ -5,7 +5,12 @@ import type { ToolGroup } from '../tools/define.js';
 /** Why a call was refused: the stable `data.reason` of refusals. */
 export type RefusalReason = 'rate' | 'burst' | 'concurrency' | 'quota_daily' | 'quota_monthly' | 'ip' | 'global';
 
-export type LevelKind = 'bucket' | 'window' | 'lease' | 'quota';
+/**
+ * A sliding window is a `window` (a ring of call times: exact, for a burst of at most
+ * RING_MAX_CALLS) or a `counted-window` (calls per hundredth of the window: any burst, in a
+ * few KB; a call leaves it up to a hundredth of the window late, never early).
+ */
+export type LevelKind = 'bucket' | 'window' | 'counted-window' | 'lease' | 'quota';
 
 /** One limit a call must pass, as the admission script takes it. */
 export interface AdmissionLevel {
@@ -14,8 +19,8 @@ export interface AdmissionLevel {
   readonly scope: 'key' | 'user' | 'organization' | 'ip';
   readonly kind: LevelKind;
   readonly key: string;
-  /** Its field in `key` (absent only for a burst window kept as a sorted set of its own). */
-  readonly field?: string;
+  /** Its field in `key`. */
+  readonly field: string;
   readonly limit: number;
   /** bucket: refill period ms; window: window ms; quota: TTL ms of the quota hash; lease: unused. */
   readonly p1: number;
@@ -103,7 +108,7 @@ export function toolCallLevels(call: CallDescription, periods: QuotaPeriods): Ad
   const levels: AdmissionLevel[] = [
     bucket('rate', 'key', hash, l.perKey.perMinute, fields.keyRate(keyId, tier)),
     bucket('rate', 'user', hash, l.perUser.perMinute, fields.userRate(userId, tier)),
-    burst(orgId, userId, tier, l.burst),
+    burst(hash, userId, tier, l.burst),
     bucket('rate', 'organization', hash, l.perOrg.perMinute, fields.orgRate(tier)),
     bucket('ip', 'ip', hash, l.perIp.perMinute, fields.ipRate(ip, tier)),
   ];
@@ -140,17 +145,17 @@ export function otherMethodLevels(call: Omit<CallDescription, 'group' | 'ip' | '
 }
 
 /**
- * The largest burst kept as a ring of call times in the admission hash (O(1) per call, a
- * few hundred bytes); a larger one is a sorted set of its own (O(log n), one more key).
+ * The largest burst kept as a ring of call times (exact, at most 8 bytes a call); a larger
+ * one is counted per hundredth of its window (at most 101 slots of 16 bytes).
  */
 export const RING_MAX_CALLS = 64;
 
-/** The per-user burst window: a ring in the admission hash, or its own sorted set when large. */
-function burst(orgId: string, userId: string, tier: string, b: { max: number; windowMs: number }): AdmissionLevel {
-  const base = { reason: 'burst', scope: 'user', kind: 'window', limit: b.max, p1: b.windowMs, p2: 0, policy: 'block' } as const;
+/** The per-user burst window, in the admission hash: a ring, or a counted ring when large. */
+function burst(hash: string, userId: string, tier: string, b: { max: number; windowMs: number }): AdmissionLevel {
+  const base = { reason: 'burst', scope: 'user', key: hash, limit: b.max, p1: b.windowMs, p2: 0, policy: 'block' } as const;
   return b.max <= RING_MAX_CALLS
-    ? { ...base, key: redisKeys.admission(orgId), field: fields.userBurst(userId, tier, b.windowMs) }
-    : { ...base, key: redisKeys.userBurst(orgId, userId, tier, b.windowMs) };
+    ? { ...base, kind: 'window', field: fields.userBurst(userId, tier, b.windowMs) }
+    : { ...base, kind: 'counted-window', field: fields.userCountedBurst(userId, tier, b.windowMs) };
 }
 
 function bucket(reason: RefusalReason, scope: AdmissionLevel['scope'], key: string, perMinute: number, field: string): AdmissionLevel {

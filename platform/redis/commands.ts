@@ -51,15 +51,16 @@ export function registerScripts<R extends RedisLike>(redis: R): R {
 
 /**
  * One level of an admission decision, as the acquire script takes it. Every level but a
- * quota or a large burst window lives in the organization's admission hash (`key`, one per
- * organization), under its own `field`; quotas live in the period's quota hash; a window
- * without a field is a sorted set of its own (see admission-acquire.lua).
+ * quota lives in the organization's admission hash (`key`, one per organization), under its
+ * own `field`; quotas live in the period's quota hash (see admission-acquire.lua). A sliding
+ * window is kept as a ring of call times (`window`: exact, for a small limit) or of calls
+ * per hundredth of the window (`counted-window`: any limit, a call leaves up to a hundredth
+ * of the window late).
  */
 export interface ScriptLevel {
-  readonly kind: 'bucket' | 'window' | 'lease' | 'quota';
+  readonly kind: 'bucket' | 'window' | 'counted-window' | 'lease' | 'quota';
   readonly key: string;
-  /** Its field in `key` (absent only for a window kept as a sorted set). */
-  readonly field?: string;
+  readonly field: string;
   readonly limit: number;
   /** bucket: refill period ms; window: window ms; quota: TTL ms of the quota hash; lease: unused. */
   readonly p1: number;
@@ -92,6 +93,8 @@ const LEVEL_BYTES = 17;
 const specFormats: string[] = [];
 /** The spec's struct format for `levels` levels (a handful of shapes, built once each). */
 const specFormat = (levels: number): string => (specFormats[levels] ??= `<Bdddd${'Bdd'.repeat(levels)}`);
+/** The script's kinds of the levels in the admission hash. */
+const HASH_KIND = { bucket: 1, window: 2, 'counted-window': 3, lease: 4 } as const;
 /** Quota kinds by policy. */
 const QUOTA_KIND = { block: 5, soft: 6, overage: 7 } as const;
 /** Buckets refill per minute; housekeeping never looks at less than that. */
@@ -123,17 +126,16 @@ export interface PreparedAcquire {
 /**
  * Packs `levels` for the acquire script: the call's constants go as one binary spec (Redis
  * reads it with struct.unpack in C), followed by the levels' fields; the script touches the
- * organization's admission hash, the period's quota hash and, for a burst too large to keep
- * as a ring, one sorted set: all under the organization's hash tag.
+ * organization's admission hash and the period's quota hash, both under the organization's
+ * hash tag.
  *
  * Levels must come in this shape (a programming error otherwise): every level in the
- * admission hash first, quotas last; one admission hash, one quota hash, one sorted set.
+ * admission hash first, quotas last; one admission hash, one quota hash.
  */
 export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: number): PreparedAcquire {
   const hash = levels[0]?.key;
   if (hash === undefined) throw new Error('acquire: no levels');
   let quotaKey: string | undefined;
-  let windowKey: string | undefined;
   let inHash = 0;
   let horizon = MIN_HORIZON_MS;
   let quotaTtl = 0;
@@ -148,19 +150,12 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
       quotaTtl = Math.max(quotaTtl, l.p1);
     } else {
       if (quotaKey !== undefined) throw new Error('acquire: a level after the quotas');
+      if (l.key !== hash) throw new Error(`acquire: ${l.kind} level outside the admission hash`);
       inHash++;
-      if (l.kind === 'window' && l.field === undefined) {
-        if (windowKey !== undefined && windowKey !== l.key) throw new Error('acquire: two sorted-set windows');
-        windowKey = l.key;
-        kind = 3;
-      } else {
-        if (l.key !== hash) throw new Error(`acquire: ${l.kind} level outside the admission hash`);
-        kind = l.kind === 'bucket' ? 1 : l.kind === 'window' ? 2 : 4;
-      }
-      if (l.kind === 'bucket' || l.kind === 'window') horizon = Math.max(horizon, l.p1);
+      kind = HASH_KIND[l.kind];
+      if (l.kind !== 'lease') horizon = Math.max(horizon, l.p1);
     }
-    if (kind !== 3 && l.field === undefined) throw new Error(`acquire: ${l.kind} level without a field`);
-    fields.push(l.field ?? '');
+    fields.push(l.field);
     const at = HEADER_BYTES + i * LEVEL_BYTES;
     spec.writeUInt8(kind, at);
     spec.writeDoubleLE(l.limit, at + 1);
@@ -173,11 +168,11 @@ export function prepareAcquire(levels: readonly ScriptLevel[], leaseTtlMs: numbe
   // The hash outlives a housekeeping (due at most a horizon later) by a horizon and a lease.
   spec.writeDoubleLE(2 * horizon + leaseTtlMs + 1_000, 17);
   spec.writeDoubleLE(quotaTtl, 25);
-  // Keys: the admission hash, then the quota hash and the sorted-set window when the call has them.
+  // Keys: the admission hash (the quota hash for a call of quotas only), then the quota
+  // hash when the call has one.
   const keys = [hash];
   if (quotaKey !== undefined) keys.push(quotaKey);
-  if (windowKey !== undefined) keys.push(windowKey);
-  const admissionHash = inHash > 0 && fields[0] !== '' ? hash : undefined;
+  const admissionHash = inHash > 0 ? hash : undefined;
   return { keys: [keys.length, ...keys], spec: [specFormat(levels.length), spec], fields, levels: levels.length, firstLimit: levels[0]!.limit, admissionHash };
 }
 

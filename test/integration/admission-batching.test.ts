@@ -3,7 +3,7 @@ import { AdmissionBatcher } from '../../gateway/src/admission/admission-batcher.
 import { admissionFields as F } from '../../core/redis-keys.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
 import { acquire, acquireAndRelease, acquireManyPrepared, prepareAcquire, registerScripts, releaseMany, type AcquireResult, type ScriptLevel } from '../../platform/redis/commands.js';
-import { bucket as bucketLevel, KEY, leaseLevel, org, quota as quotaLevel, ring as ringLevel, T0, TIER, TTL, USER, zsetWindow, type Org } from '../support/script-levels.js';
+import { bucket as bucketLevel, countedWindow, KEY, leaseLevel, org, quota as quotaLevel, ring as ringLevel, T0, TIER, TTL, USER, type Org } from '../support/script-levels.js';
 
 /**
  * Several calls of one shape decided in one script call (admission-acquire.lua with several
@@ -25,10 +25,10 @@ afterAll(async () => {
 
 const W = 1_000;
 
-const f = { key: F.keyRate(KEY, TIER), ring: F.userBurst(USER, TIER, W), user: F.userConcurrency(USER), org: F.orgConcurrency };
+const f = { key: F.keyRate(KEY, TIER), ring: F.userBurst(USER, TIER, W), counted: F.userCountedBurst(USER, TIER, 2 * W), user: F.userConcurrency(USER), org: F.orgConcurrency };
 const bucket = (o: Org, limit: number) => bucketLevel(o.hash, f.key, limit, 60_000);
 const ring = (o: Org, limit: number) => ringLevel(o.hash, f.ring, limit, W);
-const zset = (o: Org, limit: number) => zsetWindow(o.burst(2 * W), limit, 2 * W);
+const counted = (o: Org, limit: number) => countedWindow(o.hash, f.counted, limit, 2 * W);
 const lease = (o: Org, field: string, limit: number) => leaseLevel(o.hash, field, limit);
 const quota = (o: Org, field: string, limit: number, policy: ScriptLevel['policy']) => quotaLevel(o.quotas, field, limit, 90_000_000, 7_000, policy);
 
@@ -40,7 +40,6 @@ async function state(o: Org) {
     hashTtl: (await redis.pttl(o.hash)) > 0,
     quotas: await redis.hgetall(o.quotas),
     quotasTtl: (await redis.pttl(o.quotas)) > 0,
-    zset: await redis.zrange(o.burst(2 * W), 0, -1, 'WITHSCORES'),
   };
 }
 
@@ -67,7 +66,17 @@ const CASES: Case[] = [
   },
   { name: 'a token bucket emptied halfway through the batch', levels: (o) => [bucket(o, 4)], batch: ids(7) },
   { name: 'a ring window: calls admitted in the batch fill it, the hint waits for the right one', levels: (o) => [ring(o, 3)], before: [['p0', 700]], batch: ids(5) },
-  { name: 'a sorted-set window next to a bucket', levels: (o) => [bucket(o, 20), zset(o, 3)], before: [['p0', 1_200]], batch: ids(5) },
+  { name: 'a counted ring next to a bucket', levels: (o) => [bucket(o, 20), counted(o, 3)], before: [['p0', 1_200]], batch: ids(5) },
+  {
+    name: 'a counted ring first, its calls in two slots: the hint walks the slots',
+    levels: (o) => [counted(o, 4), bucket(o, 20)],
+    before: [
+      ['p0', 1_500],
+      ['p1', 1_500],
+      ['p2', 300],
+    ],
+    batch: ids(4),
+  },
   {
     name: 'retries of one call inside the batch hold one slot, and one of an earlier call too',
     levels: (o) => [bucket(o, 20), lease(o, f.user, 2)],
@@ -94,7 +103,7 @@ const CASES: Case[] = [
     before: [['r', 100]],
     batch: ['a', 'r', 'a', 'b', 'b'],
   },
-  { name: 'every call admitted, a sorted-set window filled exactly', levels: (o) => [bucket(o, 20), zset(o, 6), quota(o, 'u:d', 9, 'block')], before: [['p0', 1_200]], batch: ids(5) },
+  { name: 'every call admitted, a counted ring filled exactly', levels: (o) => [bucket(o, 20), counted(o, 6), quota(o, 'u:d', 9, 'block')], before: [['p0', 1_200]], batch: ids(5) },
   { name: 'every call admitted, a window first', levels: (o) => [ring(o, 4), lease(o, f.user, 4)], batch: ids(4) },
 ];
 

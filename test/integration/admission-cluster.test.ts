@@ -168,7 +168,7 @@ describe('admission scripts on a three-node Redis Cluster', () => {
       expect(levels[0]!.key).toBe(adm);
       expect(levels.filter((l) => l.kind === 'lease').every((l) => l.key === adm)).toBe(true);
       const userCounter = () => direct.get(node)!.hget(adm, admissionFields.userConcurrency(call.userId));
-      const refunds = levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! }));
+      const refunds = levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field }));
       const periods = calendarPeriods(Date.now());
       const quotas = redisKeys.quotas(orgId, periods.monthId);
       const dayField = `u:${call.userId}:${periods.dayId}`;

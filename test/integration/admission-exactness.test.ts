@@ -140,11 +140,14 @@ describe('admission is exact across two gateways under hundreds of concurrent ca
     expectOnlyRefusedFor(results, 'rate');
   });
 
-  it('burst: at most 7 calls in any one-second window', async () => {
-    const t = await createTenant(pool, { plan: await planWith({ burst: { max: 7, windowMs: 1_000 } }) });
-    const { results, admitted, elapsedMs } = await burst(200, () => t.key);
+  it.each([
+    [7, 200, 'a ring of call times'],
+    [90, 300, 'a counted ring'],
+  ])('burst: at most %i calls in any one-second window, of %i (%s)', async (max, calls) => {
+    const t = await createTenant(pool, { plan: await planWith({ burst: { max, windowMs: 1_000 } }) });
+    const { results, admitted, elapsedMs } = await burst(calls, () => t.key);
     expect(elapsedMs).toBeLessThan(1_000);
-    expect(admitted).toBe(7);
+    expect(admitted).toBe(max);
     expectOnlyRefusedFor(results, 'burst');
   });
 

@@ -5,8 +5,8 @@ import { quotaFields, RING_MAX_CALLS } from '../../core/admission/levels.js';
 import { newId } from '../../core/ids.js';
 import { admissionFields as F, redisKeys } from '../../core/redis-keys.js';
 import { createRedis, type Redis } from '../../platform/redis/client.js';
-import { acquire, registerScripts, release, renew, type AcquireResult, type QuotaRef, type ScriptLevel } from '../../platform/redis/commands.js';
-import { bucket, KEY, leaseLevel, org, quota, ring, T0, TIER, TTL, USER, zsetWindow } from '../support/script-levels.js';
+import { acquire, acquireManyPrepared, prepareAcquire, registerScripts, release, renew, type AcquireResult, type QuotaRef, type ScriptLevel } from '../../platform/redis/commands.js';
+import { bucket, countedWindow, KEY, leaseLevel, org, quota, ring, T0, TIER, TTL, USER } from '../support/script-levels.js';
 
 /**
  * The admission scripts against a real Redis, each claim of their header comments checked
@@ -18,8 +18,8 @@ import { bucket, KEY, leaseLevel, org, quota, ring, T0, TIER, TTL, USER, zsetWin
  * Tests check behaviour first (what is admitted, refused, with which hint). Where they look
  * at storage, they go through the readers just below, which alone know the layout (see
  * admission-acquire.lua): one admission hash per organization (buckets packed '<dd', burst
- * rings of packed doubles, concurrency counters, one lease record per call, the housekeeping
- * due time `n`), a sorted set per large burst window, one quota hash per period.
+ * rings of packed doubles, counted rings for large bursts, concurrency counters, one lease
+ * record per call, the housekeeping due time `n`), one quota hash per period.
  */
 let redis: Redis;
 
@@ -49,10 +49,26 @@ async function ringOf(hash: string, field: string): Promise<number[] | null> {
   return Array.from({ length: v.length / 8 }, (_, i) => v.readDoubleLE(i * 8));
 }
 
-/** The call times a sorted-set window holds, oldest first. */
-async function zsetWindowOf(key: string): Promise<number[]> {
-  const flat = await redis.zrange(key, 0, -1, 'WITHSCORES');
-  return flat.filter((_, i) => i % 2 === 1).map(Number);
+/**
+ * A counted ring: the calls it counts, and its slots (calls, time logged), oldest first;
+ * null when absent (an empty window).
+ */
+async function countedRingOf(hash: string, field: string): Promise<{ count: number; slots: Array<[number, number]> } | null> {
+  const v = await redis.hgetBuffer(hash, field);
+  if (v === null) return null;
+  expect((v.length - 8) % 16, `counted ring ${field}`).toBe(0);
+  const slots = Array.from({ length: (v.length - 8) / 16 }, (_, i): [number, number] => [v.readDoubleLE(8 + i * 16), v.readDoubleLE(16 + i * 16)]);
+  return { count: v.readDoubleLE(0), slots };
+}
+
+/** The call times a counted ring logs, oldest first (a slot's calls at its time); [] when absent. */
+async function countedCallsOf(hash: string, field: string): Promise<number[]> {
+  const ring = await countedRingOf(hash, field);
+  if (ring === null) return [];
+  const times = ring.slots.flatMap(([calls, at]) => Array.from({ length: calls }, () => at));
+  // The count ahead of the slots is theirs.
+  expect(times).toHaveLength(ring.count);
+  return times;
 }
 
 /** A concurrency counter: how many live (or not yet housekept) leases name it; null when absent. */
@@ -188,7 +204,11 @@ describe('token bucket', () => {
   });
 });
 
-/** The two ways of keeping a burst window: a ring in the admission hash, a sorted set of its own. */
+/**
+ * The two ways of keeping a burst window, both in the admission hash: a ring of call times,
+ * a counted ring (calls per hundredth of the window: here 10 ms, and the tests' times are on
+ * slot ends, so both log the same times).
+ */
 const WINDOWS = [
   {
     name: 'ring (a field of the admission hash)',
@@ -198,10 +218,10 @@ const WINDOWS = [
     }),
   },
   {
-    name: 'sorted set (a level without a field)',
+    name: 'counted ring (a field of the admission hash)',
     make: (o: ReturnType<typeof org>, limit: number, windowMs: number) => ({
-      level: zsetWindow(o.burst(windowMs), limit, windowMs),
-      stored: () => zsetWindowOf(o.burst(windowMs)),
+      level: countedWindow(o.hash, F.userCountedBurst(USER, TIER, windowMs), limit, windowMs),
+      stored: () => countedCallsOf(o.hash, F.userCountedBurst(USER, TIER, windowMs)),
     }),
   },
 ] as const;
@@ -275,37 +295,80 @@ describe('sliding window: ring', () => {
   });
 });
 
-describe('sliding window: sorted set', () => {
+describe('sliding window: counted ring', () => {
   const W = 1_000;
+  const SLOT = W / 100;
+  const FIELD = F.userCountedBurst(USER, TIER, W);
 
-  it(`keeps a burst larger than a ring (${RING_MAX_CALLS + 36} calls), logs each call under its lease id, and expires a second after its window`, async () => {
-    const o = org();
-    const key = o.burst(W);
+  it(`keeps a burst larger than a ring (${RING_MAX_CALLS + 36} calls) as one slot per hundredth of the window: exactly the limit at one instant`, async () => {
+    const { hash } = org();
     const LIMIT = RING_MAX_CALLS + 36;
-    const ids = Array.from({ length: LIMIT + 1 }, () => leaseId());
-    const rs = [];
-    for (const id of ids) rs.push(await acquire(redis, [zsetWindow(key, LIMIT, W)], id, TTL, T0));
+    const rs = await calls([countedWindow(hash, FIELD, LIMIT, W)], LIMIT + 1, T0);
     expect(admittedCount(rs)).toBe(LIMIT);
     expect(rs[LIMIT]).toEqual({ admitted: false, refusingLevel: 0, limit: LIMIT, remaining: 0, retryAfterMs: W, overQuota: [] });
-    expect(await redis.zcard(key)).toBe(LIMIT);
-    expect(await redis.zscore(key, ids[0]!)).toBe(String(T0));
-    expect(await redis.zscore(key, ids[LIMIT]!)).toBeNull();
-    const pttl = await redis.pttl(key);
-    expect(pttl).toBeGreaterThan(0);
-    expect(pttl).toBeLessThanOrEqual(W + 1_000);
-    // A window alone touches no admission hash.
-    expect(await redis.exists(o.hash)).toBe(0);
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: LIMIT, slots: [[LIMIT, T0]] });
   });
 
-  it('next to levels of the admission hash: each is charged in its own place', async () => {
+  it('logs a call at the end of its slot: it leaves the window up to a hundredth of the window late, never early, and the hint says when', async () => {
+    const { hash } = org();
+    const levels = [countedWindow(hash, FIELD, 2, W)];
+    for (const at of [T0 + 1, T0 + SLOT - 1]) expect((await acquire(redis, levels, leaseId(), TTL, at)).admitted).toBe(true);
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: 2, slots: [[2, T0 + SLOT]] });
+    expect(await acquire(redis, levels, leaseId(), TTL, T0 + 15)).toMatchObject({ admitted: false, remaining: 0, retryAfterMs: SLOT + W - 15 });
+    // Exactly a window after the first call, a ring of call times would admit; this one waits for the slot's end.
+    expect(await acquire(redis, levels, leaseId(), TTL, T0 + 1 + W)).toMatchObject({ admitted: false, retryAfterMs: SLOT - 1 });
+    expect(admittedCount(await calls(levels, 3, T0 + SLOT + W))).toBe(2);
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: 2, slots: [[2, T0 + SLOT + W]] });
+  });
+
+  it('stays small whatever the rate: a call every 3 ms for two windows keeps at most 101 slots, and counts the window exactly', async () => {
+    const { hash } = org();
+    const levels = [countedWindow(hash, FIELD, 10_000, W)];
+    const times = Array.from({ length: 667 }, (_, i) => T0 + 3 * i);
+    for (const at of times) expect((await acquire(redis, levels, leaseId(), TTL, at)).admitted).toBe(true);
+    const now = times.at(-1)!;
+    const ring = (await countedRingOf(hash, FIELD))!;
+    expect(ring.slots.length).toBeLessThanOrEqual(101);
+    // Every call still counted is one whose slot ends inside the window: none left early, none late.
+    const slotEnd = (t: number) => Math.ceil(t / SLOT) * SLOT;
+    expect(ring.count).toBe(times.filter((t) => slotEnd(t) > now - W).length);
+    expect(ring.slots.every(([, at]) => at > now - W && at <= now + SLOT)).toBe(true);
+  });
+
+  it('a limit lowered below the calls in the window waits for as many to leave as needed, counted through the slots', async () => {
+    const { hash } = org();
+    expect(admittedCount(await calls([countedWindow(hash, FIELD, 4, W)], 2, T0))).toBe(2);
+    for (const at of [T0 + 100, T0 + 200]) expect((await acquire(redis, [countedWindow(hash, FIELD, 4, W)], leaseId(), TTL, at)).admitted).toBe(true);
+    // Limit 2 with four calls inside: the third oldest (logged at T0 + 100) must leave.
+    expect(await acquire(redis, [countedWindow(hash, FIELD, 2, W)], leaseId(), TTL, T0 + 300)).toMatchObject({ admitted: false, limit: 2, remaining: 0, retryAfterMs: 800 });
+    expect((await acquire(redis, [countedWindow(hash, FIELD, 2, W)], leaseId(), TTL, T0 + 100 + W - 1)).admitted).toBe(false);
+    expect((await acquire(redis, [countedWindow(hash, FIELD, 2, W)], leaseId(), TTL, T0 + 100 + W)).admitted).toBe(true);
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: 2, slots: [[1, T0 + 200], [1, T0 + 100 + W]] });
+  });
+
+  it('in one script call, a call refused by the calls admitted before it waits for their slot to end', async () => {
+    const { hash } = org();
+    const rs = await acquireManyPrepared(redis, prepareAcquire([countedWindow(hash, FIELD, 2, W)], TTL), [leaseId(), leaseId(), leaseId()], T0 + 3);
+    expect(rs.map((r) => r.admitted)).toEqual([true, true, false]);
+    expect(rs[2]).toMatchObject({ retryAfterMs: SLOT + W - 3 });
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: 2, slots: [[2, T0 + SLOT]] });
+  });
+
+  it('a clock that steps back logs its calls in the last slot (later: cautious, never over)', async () => {
+    const { hash } = org();
+    const levels = [countedWindow(hash, FIELD, 5, W)];
+    for (const at of [T0 + 500, T0 + 200]) expect((await acquire(redis, levels, leaseId(), TTL, at)).admitted).toBe(true);
+    expect(await countedRingOf(hash, FIELD)).toEqual({ count: 2, slots: [[2, T0 + 500]] });
+  });
+
+  it('next to the other levels of the admission hash: each is charged in its own field', async () => {
     const o = org();
-    const key = o.burst(W);
-    const levels = [bucket(o.hash, F.keyRate(KEY, TIER), 10, 60_000), zsetWindow(key, 2, W), leaseLevel(o.hash, F.userConcurrency(USER), 5)];
+    const levels = [bucket(o.hash, F.keyRate(KEY, TIER), 10, 60_000), countedWindow(o.hash, FIELD, 2, W), leaseLevel(o.hash, F.userConcurrency(USER), 5)];
     const [a, b] = [leaseId(), leaseId()];
     expect((await acquire(redis, levels, a, TTL, T0)).admitted).toBe(true);
     expect((await acquire(redis, levels, b, TTL, T0)).admitted).toBe(true);
     expect(await acquire(redis, levels, leaseId(), TTL, T0 + 20)).toMatchObject({ admitted: false, refusingLevel: 1, limit: 2, remaining: 0, retryAfterMs: 980 });
-    expect((await redis.zrange(key, 0, -1)).sort()).toEqual([a, b].sort());
+    expect(await countedRingOf(o.hash, FIELD)).toEqual({ count: 2, slots: [[2, T0]] });
     expect(await bucketOf(o.hash, F.keyRate(KEY, TIER))).toEqual({ tokens: 8, at: T0 });
     expect(await counterOf(o.hash, F.userConcurrency(USER))).toBe(2);
     expect(await leaseIdsOf(o.hash)).toEqual([a, b].sort());
@@ -536,8 +599,9 @@ describe('housekeeping', () => {
     const { hash } = org();
     const W = 1_000;
     const [idleBucket, liveBucket, idleRing, liveRing] = [F.keyRate(KEY, TIER), F.userRate(USER, TIER), F.userBurst(USER, TIER, W), F.userBurst('usr_b', TIER, W)];
-    expect((await acquire(redis, [bucket(hash, idleBucket, 5, 60_000), ring(hash, idleRing, 3, W)], leaseId(), TTL, T0)).admitted).toBe(true);
-    expect((await acquire(redis, [bucket(hash, liveBucket, 5, 60_000), ring(hash, liveRing, 3, W)], leaseId(), TTL, T0 + 1)).admitted).toBe(true);
+    const [idleCounted, liveCounted] = [F.userCountedBurst(USER, TIER, W), F.userCountedBurst('usr_b', TIER, W)];
+    expect((await acquire(redis, [bucket(hash, idleBucket, 5, 60_000), ring(hash, idleRing, 3, W), countedWindow(hash, idleCounted, 100, W)], leaseId(), TTL, T0)).admitted).toBe(true);
+    expect((await acquire(redis, [bucket(hash, liveBucket, 5, 60_000), ring(hash, liveRing, 3, W), countedWindow(hash, liveCounted, 100, W)], leaseId(), TTL, T0 + 1)).admitted).toBe(true);
     // Housekeeping ran with the hash's first call: due a horizon (a minute) later.
     expect(await housekeepingDueOf(hash)).toBe(T0 + MIN_HORIZON);
 
@@ -546,6 +610,7 @@ describe('housekeeping', () => {
     expect((await acquire(redis, other, l, TTL, T0 + MIN_HORIZON - 1)).admitted).toBe(true);
     expect(await bucketOf(hash, idleBucket)).toEqual({ tokens: 4, at: T0 });
     expect(await ringOf(hash, idleRing)).toEqual([T0]);
+    expect(await countedRingOf(hash, idleCounted)).toEqual({ count: 1, slots: [[1, T0]] });
 
     expect(await release(redis, [hash], [], l, T0 + MIN_HORIZON)).toBe(1);
     expect((await acquire(redis, other, leaseId(), TTL, T0 + MIN_HORIZON)).admitted).toBe(true);
@@ -553,8 +618,12 @@ describe('housekeeping', () => {
     expect(await ringOf(hash, idleRing)).toBeNull();
     expect(await bucketOf(hash, liveBucket)).toEqual({ tokens: 4, at: T0 + 1 });
     expect(await ringOf(hash, liveRing)).toEqual([T0 + 1]);
-    // The dropped bucket starts full again, the dropped ring empty: as they would have been.
-    expect(admittedCount(await calls([bucket(hash, idleBucket, 5, 60_000), ring(hash, idleRing, 5, W)], 6, T0 + MIN_HORIZON))).toBe(5);
+    expect(await countedRingOf(hash, idleCounted)).toBeNull();
+    // A counted ring logs the call at its slot's end (T0 + 10 ms): not idle yet.
+    expect(await countedRingOf(hash, liveCounted)).toEqual({ count: 1, slots: [[1, T0 + 10]] });
+    // The dropped bucket starts full again, the dropped rings empty: as they would have been.
+    const again = [bucket(hash, idleBucket, 5, 60_000), ring(hash, idleRing, 5, W), countedWindow(hash, idleCounted, 5, W)];
+    expect(admittedCount(await calls(again, 6, T0 + MIN_HORIZON))).toBe(5);
   });
 
   it('the horizon is the longest bucket period or window of the call: a slow bucket is not reset after a minute', async () => {
@@ -708,13 +777,12 @@ describe('all or nothing', () => {
 
   it('when the last level refuses, no earlier level is charged', async () => {
     const o = org();
-    const f = { bucket: F.keyRate(KEY, TIER), ring: F.userBurst(USER, TIER, W), lease: F.userConcurrency(USER) };
-    const zset = redisKeys.userBurst(o.orgId, USER, TIER, 2 * W);
+    const f = { bucket: F.keyRate(KEY, TIER), ring: F.userBurst(USER, TIER, W), counted: F.userCountedBurst(USER, TIER, 2 * W), lease: F.userConcurrency(USER) };
     // The two quotas are fields of one hash, as in a real call; the last one is the gate.
     const levels = [
       bucket(o.hash, f.bucket, 10, 60_000),
       ring(o.hash, f.ring, 10, W),
-      zsetWindow(zset, 10, 2 * W),
+      countedWindow(o.hash, f.counted, 100, 2 * W),
       leaseLevel(o.hash, f.lease, 10),
       quota(o.quotas, 'q', 10, 90_000_000, 1_000, 'block'),
       quota(o.quotas, 'gate', 1, 90_000_000, 5_000, 'block'),
@@ -723,12 +791,12 @@ describe('all or nothing', () => {
     expect((await acquire(redis, levels, first, TTL, T0)).admitted).toBe(true);
     expect(await bucketOf(o.hash, f.bucket)).toEqual({ tokens: 9, at: T0 });
     expect(await ringOf(o.hash, f.ring)).toEqual([T0]);
-    expect(await redis.zrange(zset, 0, -1, 'WITHSCORES')).toEqual([first, String(T0)]);
+    expect(await countedRingOf(o.hash, f.counted)).toEqual({ count: 1, slots: [[1, T0]] });
     expect(await counterOf(o.hash, f.lease)).toBe(1);
     expect(await leaseOf(o.hash, first)).toEqual({ expiry: T0 + TTL, counters: [f.lease] });
     expect(await redis.hgetall(o.quotas)).toEqual({ q: '1', gate: '1' });
 
-    const snapshot = async () => ({ hash: await dump(o.hash), zset: await redis.zrange(zset, 0, -1, 'WITHSCORES'), quotas: await redis.hgetall(o.quotas) });
+    const snapshot = async () => ({ hash: await dump(o.hash), quotas: await redis.hgetall(o.quotas) });
     const before = await snapshot();
     for (const now of [T0, T0 + 500]) {
       const second = leaseId();
@@ -798,14 +866,12 @@ describe('levels acquire does not accept', () => {
       [[ok, bucket(elsewhere, F.userRate(USER, TIER), 10, 60_000)], /bucket level outside the admission hash/],
       [[ok, ring(elsewhere, F.userBurst(USER, TIER, W), 3, W)], /window level outside the admission hash/],
       [[ok, leaseLevel(elsewhere, F.userConcurrency(USER), 3)], /lease level outside the admission hash/],
-      [[ok, { kind: 'lease', key: o.hash, limit: 3, p1: 0, p2: 0, policy: 'block' }], /lease level without a field/],
-      [[ok, { kind: 'bucket', key: o.hash, limit: 3, p1: 60_000, p2: 0, policy: 'block' }], /bucket level without a field/],
       [[ok, q, leaseLevel(o.hash, F.userConcurrency(USER), 3)], /a level after the quotas/],
       [[ok, q, quota(redisKeys.quotas(o.orgId, 'm:2026-02'), 'u:a', 10, 90_000_000, 1_000)], /quotas of two hashes/],
-      [[ok, zsetWindow(o.burst(W), 100, W), zsetWindow(o.burst(2 * W), 100, 2 * W)], /two sorted-set windows/],
+      [[ok, countedWindow(elsewhere, F.userCountedBurst(USER, TIER, W), 100, W)], /counted-window level outside the admission hash/],
     ];
     for (const [levels, error] of cases) await expect(acquire(redis, levels, leaseId(), TTL, T0), String(error)).rejects.toThrow(error);
-    expect(await redis.exists(o.hash, o.quotas, elsewhere, o.burst(W), o.burst(2 * W), redisKeys.quotas(o.orgId, 'm:2026-02'))).toBe(0);
+    expect(await redis.exists(o.hash, o.quotas, elsewhere, redisKeys.quotas(o.orgId, 'm:2026-02'))).toBe(0);
   });
 });
 
@@ -1073,11 +1139,12 @@ describe('concurrent callers', () => {
     expect(await ringOf(hash, field)).toHaveLength(CAP);
   });
 
-  it(`${CALLS} concurrent calls against a sorted-set window of ${CAP} admit exactly ${CAP}`, async () => {
-    const o = org();
-    const rs = await storm([zsetWindow(o.burst(1_000), CAP, 1_000)]);
+  it(`${CALLS} concurrent calls against a counted ring of ${CAP} admit exactly ${CAP}`, async () => {
+    const { hash } = org();
+    const field = F.userCountedBurst(USER, TIER, 1_000);
+    const rs = await storm([countedWindow(hash, field, CAP, 1_000)]);
     expect(admittedCount(rs)).toBe(CAP);
-    expect(await redis.zcard(o.burst(1_000))).toBe(CAP);
+    expect(await countedRingOf(hash, field)).toEqual({ count: CAP, slots: [[CAP, T0]] });
   });
 
   it(`${CALLS} concurrent calls against ${CAP} concurrency slots hold exactly ${CAP} leases`, async () => {

@@ -23,8 +23,6 @@ export function org() {
     orgId,
     hash: redisKeys.admission(orgId),
     quotas: redisKeys.quotas(orgId, 'm:2026-01'),
-    /** The sorted-set burst window of USER (a window too large for a ring). */
-    burst: (windowMs: number) => redisKeys.userBurst(orgId, USER, TIER, windowMs),
   };
 }
 
@@ -33,8 +31,16 @@ export type Org = ReturnType<typeof org>;
 export const bucket = (hash: string, field: string, limit: number, periodMs: number): ScriptLevel => ({ kind: 'bucket', key: hash, field, limit, p1: periodMs, p2: 0, policy: 'block' });
 /** A burst window kept as a ring: a field of the admission hash. */
 export const ring = (hash: string, field: string, limit: number, windowMs: number): ScriptLevel => ({ kind: 'window', key: hash, field, limit, p1: windowMs, p2: 0, policy: 'block' });
-/** A burst window kept as a sorted set of its own: no field. */
-export const zsetWindow = (key: string, limit: number, windowMs: number): ScriptLevel => ({ kind: 'window', key, limit, p1: windowMs, p2: 0, policy: 'block' });
+/** A burst window counted per hundredth of the window (a burst too large for a ring): a field of the admission hash. */
+export const countedWindow = (hash: string, field: string, limit: number, windowMs: number): ScriptLevel => ({
+  kind: 'counted-window',
+  key: hash,
+  field,
+  limit,
+  p1: windowMs,
+  p2: 0,
+  policy: 'block',
+});
 export const leaseLevel = (hash: string, field: string, limit: number): ScriptLevel => ({ kind: 'lease', key: hash, field, limit, p1: 0, p2: 0, policy: 'block' });
 export const quota = (key: string, field: string, limit: number, ttlMs: number, resetMs: number, policy: ScriptLevel['policy'] = 'block'): ScriptLevel => ({
   kind: 'quota',

@@ -249,7 +249,7 @@ export class Admission {
       prepared: prepareAcquire(levels, this.deps.leaseTtlMs),
       // One lease record per call, in the admission hash, holds every concurrency level.
       leaseKeys: levels.some((l) => l.kind === 'lease') ? [levels[0]!.key] : [],
-      quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field! })),
+      quotas: levels.filter((l) => l.kind === 'quota').map((l) => ({ key: l.key, field: l.field })),
     };
     this.shapes.set(id, shape);
     return shape;

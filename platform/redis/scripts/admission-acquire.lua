@@ -8,13 +8,15 @@
 --            buckets      packed '<dd' (tokens, last update ms)
 --            rings        a small sliding-window log: packed doubles, oldest first (the
 --                         burst window of a plan whose burst is at most a few dozen calls)
+--            counted rings  a larger burst's window: packed '<d' (calls in it), then one
+--                         '<dd' (calls, time) per slot with admissions, oldest first; a slot
+--                         is a hundredth of the window, and its calls are logged at its end
+--                         (at most 100 slots + 1: a few KB, whatever the burst)
 --            counters     concurrency: how many live leases name the field
 --            'l:<lease>'  a call's lease: "<expiry ms>|<counter field>|..." (the counters it holds)
 --            'n'          when housekeeping is due next: the earliest lease expiry, at most
 --                         a horizon from the last housekeeping
 --   KEYS[2]  the quota hash of the period (counters as integers), when there are quota levels
---   KEYS[#KEYS]  a sorted-set sliding window (member lease id, score time) for a burst too
---            large for a ring, when there is one (after the quota hash)
 -- Housekeeping (when 'n' is due, or the hash is new) drops expired leases (decrementing
 -- their counters), buckets and rings idle for a horizon (a full bucket and an empty window
 -- are the same as none), and renews the hash's expiry. Between housekeepings no lease has
@@ -46,9 +48,9 @@
 --           the calls here are decided (they ended first). Only with levels in the
 --           admission hash (KEYS[1] is then the organization's admission hash).
 -- ARGV[5+r .. 4+r+m]  one lease field per call, 'l:<lease id>' (unique per call): the
---           call's lease record; the id alone is its sliding-window member
--- ARGV[5+r+m ..]  one field per level, in order ('' for a sorted-set window)
---   kind    1 bucket | 2 ring window | 3 sorted-set window | 4 concurrency |
+--           call's lease record
+-- ARGV[5+r+m ..]  one field per level, in order
+--   kind    1 bucket | 2 ring window | 3 counted-ring window | 4 concurrency |
 --           5 quota, blocking | 6 quota, soft | 7 quota, overage (soft and overage admit past the limit)
 --   limit   bucket: calls per period (also the bucket size); window: calls per window;
 --           concurrency: concurrent calls; quota: calls per period
@@ -85,11 +87,10 @@ local m1 = 1 + r + m
 local hash = KEYS[1]
 
 -- Phase 1: read, with one HMGET per hash: 'n', the calls' lease records, the levels' fields.
--- A call none of whose levels lives in the admission hash (quotas only, or a sorted-set
--- window first) names another key as KEYS[1]: it must neither read it as the admission
--- hash nor housekeep it.
+-- A call none of whose levels lives in the admission hash (quotas only) names the quota
+-- hash as KEYS[1]: it must neither read it as the admission hash nor housekeep it.
 local h = {}
-if n1 > 0 and argv[f0 + 1] ~= '' then
+if n1 > 0 then
   h = call('HMGET', hash, 'n', unpack(argv, 5, f0 + n1))
   if not h[1] or h[1] + 0 <= now then
     -- Housekeeping. Written inline: as a local function it would be a closure (with its
@@ -158,7 +159,7 @@ end
 
 -- Phase 2a: read every level's state as of now, into v[i]: a bucket's tokens refilled to
 -- now, a window's, a concurrency level's or a quota's count (a ring's entries still inside
--- its window replace its value in h).
+-- its window replace its value in h, with its count ahead for a counted ring).
 -- Preallocated (a table grown one entry at a time is rehashed at every power of two,
 -- which costs more than the decision itself).
 local v = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
@@ -188,7 +189,21 @@ for i = 1, n do
     h[m1 + i] = s
     v[i] = #s / 8
   elseif kind == 3 then
-    v[i] = call('ZCOUNT', KEYS[#KEYS], '(' .. (now - nums[at + 2]), '+inf')
+    -- The slots at or before now - window have left it; drop them from the front.
+    local s = h[m1 + i]
+    local count, from = 0, 9
+    if s then
+      local edge, size = now - nums[at + 2], #s
+      count = unpackBin('<d', s)
+      while from < size do
+        local calls, t = unpackBin('<dd', s, from)
+        if t > edge then break end
+        count = count - calls
+        from = from + 16
+      end
+    end
+    h[m1 + i] = (from > 9) and string.sub(s, from) or (s and string.sub(s, 9) or '')
+    v[i] = count
   elseif kind == 4 then
     local field = argv[f0 + i]
     v[i] = (h[m1 + i] or 0) + 0
@@ -267,8 +282,7 @@ else
   -- Phase 2c: decide the calls one by one, in order. A call is checked level by level; the
   -- first refusal ends it with nothing charged. The calls admitted before one are charged to
   -- it through two counts rather than by rewriting v: `admitted` (every level) and `fresh`
-  -- (those that took a new concurrency slot). A sorted-set window counts a retried call
-  -- again although its member is the same: cautious, never over.
+  -- (those that took a new concurrency slot).
   fresh = 0
   local taken = (m > 1) and {} or nil -- lease fields admitted earlier in this script call
   for j = 1, m do
@@ -287,7 +301,7 @@ else
           retry = (limit <= 0) and p or math.ceil((1 - x) / (limit / p))
         end
         remaining = x - x % 1 - 1
-      elseif kind == 2 then
+      elseif kind <= 3 then
         local x = v[i] + admitted
         if x >= limit then
           ok = false
@@ -295,18 +309,26 @@ else
             retry = p
           else
             -- The call that must leave the window before one more fits (limit may have
-            -- shrunk): a stored one, or one admitted in this script call (at now).
+            -- shrunk): the (k+1)th oldest, stored or admitted in this script call (logged
+            -- at now, or at the end of now's slot in a counted ring).
             local k = x - limit
-            retry = max(1, ((k < v[i]) and unpackBin('<d', h[m1 + i], k * 8 + 1) or now) + p - now)
+            local leaves
+            if k >= v[i] then
+              local slot = math.ceil(p / 100)
+              leaves = (kind == 2) and now or now + (slot - now % slot) % slot
+            elseif kind == 2 then
+              leaves = unpackBin('<d', h[m1 + i], k * 8 + 1)
+            else
+              local s, from, seen = h[m1 + i], 1, 0
+              repeat
+                local calls
+                calls, leaves = unpackBin('<dd', s, from)
+                seen = seen + calls
+                from = from + 16
+              until seen > k
+            end
+            retry = max(1, leaves + p - now)
           end
-        end
-        remaining = limit - x - 1
-      elseif kind == 3 then
-        local x = v[i] + admitted
-        if x >= limit then
-          ok = false
-          local oldest = call('ZRANGEBYSCORE', KEYS[#KEYS], '(' .. (now - p), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-          retry = oldest[2] and max(1, tonumber(oldest[2]) + p - now) or p
         end
         remaining = limit - x - 1
       elseif kind == 4 then
@@ -364,7 +386,7 @@ if admitted == 0 and not (dirty and next(dirty)) then return reply end
 -- Phase 3: write what the admitted calls charged (and the slots the releases freed), with
 -- one HSET per hash.
 local args = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
-local na, windowMs, longWindow = 0, 0, 0
+local na, longWindow = 0, 0
 for i = 1, n1 do
   local at = 3 * i + 3
   local kind = nums[at]
@@ -377,16 +399,30 @@ for i = 1, n1 do
   elseif kind == 1 then
     args[na + 1], args[na + 2] = argv[f0 + i], packBin('<dd', v[i] - admitted, now)
     na = na + 2
-  elseif kind == 2 then
-    local added = packBin('<d', now)
-    if admitted > 1 then added = string.rep(added, admitted) end
-    args[na + 1], args[na + 2] = argv[f0 + i], h[m1 + i] .. added
+  elseif kind == 2 or kind == 3 then
+    local p = nums[at + 2]
+    local s = h[m1 + i]
+    if kind == 2 then
+      local added = packBin('<d', now)
+      if admitted > 1 then added = string.rep(added, admitted) end
+      s = s .. added
+    else
+      -- The calls join the slot of now's end, or the last slot when it is as late or later
+      -- (a clock that stepped back: logged later, which is cautious, never over).
+      local slot = math.ceil(p / 100)
+      local t, size = now + (slot - now % slot) % slot, #s
+      local last = (size > 0) and unpackBin('<d', s, size - 7) or -1
+      if t <= last then
+        s = string.sub(s, 1, size - 16) .. packBin('<dd', unpackBin('<d', s, size - 15) + admitted, last)
+      else
+        s = s .. packBin('<dd', admitted, t)
+      end
+      s = packBin('<d', v[i] + admitted) .. s
+    end
+    args[na + 1], args[na + 2] = argv[f0 + i], s
     na = na + 2
     -- A window longer than a minute may outlive the expiry housekeeping last set.
-    local p = nums[at + 2]
     if p > 60000 and p > longWindow then longWindow = p end
-  elseif kind == 3 then
-    windowMs = nums[at + 2]
   end
 end
 if counters ~= '' and admitted > 0 then
@@ -411,23 +447,6 @@ if counters ~= '' and admitted > 0 then
 end
 if na > 0 then call('HSET', hash, unpack(args, 1, na)) end
 if longWindow > 0 then call('PEXPIRE', hash, format('%d', 2 * longWindow + leaseTtl + 1000), 'GT') end
-if windowMs > 0 then
-  local zset = KEYS[#KEYS]
-  local score = format('%d', now)
-  local members, at = {}, 1
-  for j = 1, m do
-    if reply[at] == 1 then
-      members[#members + 1] = score
-      members[#members + 1] = string.sub(argv[c0 + j], 3)
-      at = at + 3
-    else
-      at = at + 5
-    end
-  end
-  call('ZREMRANGEBYSCORE', zset, '-inf', format('%d', now - windowMs))
-  call('ZADD', zset, unpack(members))
-  call('PEXPIRE', zset, format('%d', windowMs + 1000))
-end
 if n > n1 and admitted > 0 then
   local quotaArgs = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
   local nq = 0

@@ -241,15 +241,15 @@ function report(machine: object, redis: Awaited<ReturnType<typeof redisCost>>, i
     }),
     [
       `HTTP ≥ 2× the SDK's server per request`,
-      `${ratio(bestHttp, stateless)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'http-modern'))}× cheaper`,
+      `${ratio(bestHttp, stateless)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('gateway, admission on', 'http-modern'), cost('bare SDK, server per request', 'http-modern'))}× the SDK's (http-modern)`,
     ],
     [
       `HTTP ≥ the SDK's reused session`,
-      `${ratio(bestHttp, session)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, one reused session', 'http-legacy'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, one reused session', 'http-legacy'), cost('gateway, admission on', 'http-legacy'))}× cheaper`,
+      `${ratio(bestHttp, session)}× calls/s (${bestHttpTransport})${perRound(['gateway, admission on', bestHttpTransport], ['bare SDK, one reused session', 'http-legacy'], callsPerSecond, times)}; CPU per call ${ratio(cost('gateway, admission on', 'http-legacy'), cost('bare SDK, one reused session', 'http-legacy'))}× the SDK's`,
     ],
     [
       `WebSocket ≥ 3× the SDK's server per request`,
-      `${ratio(rps('gateway, admission on', 'ws'), stateless)}× calls/s${perRound(['gateway, admission on', 'ws'], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('bare SDK, server per request', 'http-modern'), cost('gateway, admission on', 'ws'))}× cheaper`,
+      `${ratio(rps('gateway, admission on', 'ws'), stateless)}× calls/s${perRound(['gateway, admission on', 'ws'], ['bare SDK, server per request', 'http-modern'], callsPerSecond, times)}; CPU per call ${ratio(cost('gateway, admission on', 'ws'), cost('bare SDK, server per request', 'http-modern'))}× the SDK's`,
     ],
   ];
   const lines = [

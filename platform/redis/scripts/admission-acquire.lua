@@ -189,11 +189,12 @@ for i = 1, n do
     h[m1 + i] = s
     v[i] = #s / 8
   elseif kind == 3 then
-    -- The slots at or before now - window have left it; drop them from the front.
-    local s = h[m1 + i]
-    local count, from = 0, 9
-    if s then
-      local edge, size = now - nums[at + 2], #s
+    -- The slots at or before now - window have left it; drop them from the front. h keeps
+    -- the slots still inside (the count goes back in front of them when written).
+    local s = h[m1 + i] or ''
+    local count, from, size = 0, 9, #s
+    if size > 0 then
+      local edge = now - nums[at + 2]
       count = unpackBin('<d', s)
       while from < size do
         local calls, t = unpackBin('<dd', s, from)
@@ -202,7 +203,7 @@ for i = 1, n do
         from = from + 16
       end
     end
-    h[m1 + i] = (from > 9) and string.sub(s, from) or (s and string.sub(s, 9) or '')
+    h[m1 + i] = string.sub(s, from)
     v[i] = count
   elseif kind == 4 then
     local field = argv[f0 + i]

@@ -251,7 +251,8 @@ export async function buildGateway(deps: GatewayDeps): Promise<Gateway> {
       plans.stop();
       breaker.stop();
       topOrgs.stop();
-      await Promise.all([keyUses.stop(), staffUses.stop(), usage.stop()]);
+      // The last calls' releases may be waiting for a decision to ride with: none will come.
+      await Promise.all([admission.close(), keyUses.stop(), staffUses.stop(), usage.stop()]);
     },
   };
 }

@@ -284,7 +284,7 @@ describe('AdmissionBatcher', () => {
     }
   });
 
-  it("carries the releases of an organization's ended calls with its decision of the same turn; others go on their own", async () => {
+  it("carries the releases of an organization's ended calls with its decision of the same turn; others go on their own after a few ms", async () => {
     const { conn, sent } = counted();
     try {
       const a = org();
@@ -309,6 +309,44 @@ describe('AdmissionBatcher', () => {
       expect((await redis.hkeys(a.hash)).filter((k) => k.startsWith('l:')).sort()).toEqual(['l:a-next0', 'l:a-next1']);
       expect(await redis.hget(b.hash, f.user)).toBe('0');
       expect(await redis.hexists(b.hash, 'l:b0')).toBe(0);
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('a release that finds no decision of its organization waits for one, and rides with it', async () => {
+    const { conn, sent } = counted();
+    try {
+      const o = org();
+      // A wait far longer than the test: the ride, not the clock, decides.
+      const batcher = new AdmissionBatcher(conn, () => {}, 60_000);
+      const shape = prepareAcquire([bucket(o, 50), lease(o, f.user, 1)], TTL);
+      expect((await batcher.acquire(shape, 'first')).admitted).toBe(true);
+      // The call ends in a turn of its own (its reply's), so its release finds no decision to ride with…
+      const released = batcher.release(o.hash, 'first');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(sent).toEqual({ scriptCalls: 1, releaseCalls: 0 });
+      // …and the next call, made in a later turn, carries it: at the cap of 1, it fits only after the release.
+      const next = await batcher.acquire(shape, 'next');
+      expect([await released, next.admitted]).toEqual([true, true]);
+      expect(sent).toEqual({ scriptCalls: 2, releaseCalls: 0 });
+      expect((await redis.hkeys(o.hash)).filter((k) => k.startsWith('l:'))).toEqual(['l:next']);
+    } finally {
+      conn.disconnect();
+    }
+  });
+
+  it('close sends the releases waiting for a ride at once, and waits for them', async () => {
+    const { conn, sent } = counted();
+    try {
+      const o = org();
+      const batcher = new AdmissionBatcher(conn, () => {}, 60_000);
+      expect((await batcher.acquire(prepareAcquire([lease(o, f.user, 5)], TTL), 'last')).admitted).toBe(true);
+      const released = batcher.release(o.hash, 'last');
+      await batcher.close();
+      expect(sent).toEqual({ scriptCalls: 1, releaseCalls: 1 });
+      expect(await redis.hexists(o.hash, 'l:last')).toBe(0);
+      expect(await released).toBe(true);
     } finally {
       conn.disconnect();
     }

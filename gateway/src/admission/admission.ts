@@ -213,6 +213,14 @@ export class Admission {
     }
   }
 
+  /**
+   * On shutdown, once calls have ended: sends the decisions and releases still gathered for
+   * Redis and waits for them; from then on nothing waits for a ride.
+   */
+  close(): Promise<void> {
+    return this.batcher.close();
+  }
+
   /** Keeps a long call's leases alive; call every third of the lease TTL. */
   async renew(permit: Permit): Promise<void> {
     if (permit.mode !== 'redis' || permit.leaseKeys.length === 0) return;
